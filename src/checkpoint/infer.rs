@@ -1,0 +1,64 @@
+//! Reading a FROM network's configuration off the shapes in its state dict, so an official
+//! checkpoint (or one of another width, depth or grid) loads without flags.
+
+use crate::model::FromNetConfig;
+use crate::model::config::BACKBONE_STRIDE;
+use crate::patterns::grid_for_pattern_count;
+
+use super::CheckpointError;
+use super::state_dict::StateDict;
+
+/// Height of the final feature map of the supported templates (112-pixel-high faces).
+const FEATURE_HEIGHT: usize = 7;
+
+fn dims<'a>(sd: &'a StateDict, key: &str) -> Result<&'a [usize], CheckpointError> {
+    sd.shape(key).ok_or_else(|| CheckpointError::infer(&sd.source, format!("key '{key}' is missing")))
+}
+
+fn dim(sd: &StateDict, key: &str, axis: usize) -> Result<usize, CheckpointError> {
+    let shape = dims(sd, key)?;
+    shape.get(axis).copied().ok_or_else(|| {
+        CheckpointError::infer(&sd.source, format!("key '{key}' has shape {shape:?}, expected rank > {axis}"))
+    })
+}
+
+/// The configuration whose `init` has exactly this state dict's shapes (checked afterwards by
+/// the all-or-nothing load).
+pub fn infer_from_net_config(sd: &StateDict) -> Result<FromNetConfig, CheckpointError> {
+    let mut widths = [0; 4];
+    let mut blocks = [0; 4];
+    for stage in 0..4 {
+        widths[stage] = dim(sd, &format!("layer{}.0.conv1.weight", stage + 1), 0)?;
+        let prefix = format!("layer{}.", stage + 1);
+        blocks[stage] = sd
+            .tensors
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix)?.split('.').next()?.parse::<usize>().ok())
+            .max()
+            .map_or(0, |last| last + 1);
+    }
+    let fpn_channels = dim(sd, "fpn.P5_1.weight", 0)?;
+    let embedding_dim = dim(sd, "fc.2.weight", 0)?;
+    let flat = dim(sd, "fc.2.weight", 1)?;
+    let patterns = dim(sd, "regress.2.weight", 0)?;
+    let grid = grid_for_pattern_count(patterns).ok_or_else(|| {
+        CheckpointError::infer(&sd.source, format!("{patterns} patterns is no K x K grid's count"))
+    })?;
+    let cells = flat / widths[3];
+    if cells * widths[3] != flat || cells % FEATURE_HEIGHT != 0 {
+        return Err(CheckpointError::infer(
+            &sd.source,
+            format!("fc input {flat} is not {} x {FEATURE_HEIGHT} x w", widths[3]),
+        ));
+    }
+    let input_size = [FEATURE_HEIGHT * BACKBONE_STRIDE, cells / FEATURE_HEIGHT * BACKBONE_STRIDE];
+    let config = FromNetConfig::new()
+        .with_widths(widths)
+        .with_blocks(blocks)
+        .with_fpn_channels(fpn_channels)
+        .with_embedding_dim(embedding_dim)
+        .with_grid(grid)
+        .with_input_size(input_size);
+    config.validate().map_err(|why| CheckpointError::infer(&sd.source, why))?;
+    Ok(config)
+}

@@ -1,0 +1,86 @@
+//! Loading and saving network weights: official PyTorch checkpoints, safetensors, and burn's
+//! own record format.
+
+pub mod infer;
+pub mod loader;
+pub mod record;
+pub mod state_dict;
+pub mod torch_params;
+
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+
+pub use loader::{KeyMismatch, LoadSummary, apply_state_dict};
+pub use state_dict::{FileFormat, StateDict, detect_format};
+pub use torch_params::{ParamSlot, TorchParams, TorchVisitor, join, torch_keys, torch_tensors};
+
+use crate::model::{FromNet, FromNetConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: cannot read checkpoint: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("{0}: not a PyTorch, safetensors or maskscope record file")]
+    UnknownFormat(PathBuf),
+    #[error("{0}: is a maskscope record, not a PyTorch/safetensors state dict")]
+    NotAStateDict(PathBuf),
+    #[error("{0}: the checkpoint holds no tensors")]
+    Empty(PathBuf),
+    #[error("{path}: cannot tell the FROM configuration: {message}")]
+    Infer { path: PathBuf, message: String },
+    #[error("{path}: the checkpoint does not fit the model; nothing was loaded\n{mismatch}")]
+    Mismatch { path: PathBuf, mismatch: Box<KeyMismatch> },
+    #[error("{path}: record: {message}")]
+    Record { path: PathBuf, message: String },
+}
+
+impl CheckpointError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io { path: path.to_path_buf(), source }
+    }
+
+    pub(crate) fn read(path: &Path, message: impl Display) -> Self {
+        Self::Read { path: path.to_path_buf(), message: message.to_string() }
+    }
+
+    pub(crate) fn infer(path: &Path, message: impl Display) -> Self {
+        Self::Infer { path: path.to_path_buf(), message: message.to_string() }
+    }
+
+    pub(crate) fn record(path: &Path, message: impl Display) -> Self {
+        Self::Record { path: path.to_path_buf(), message: message.to_string() }
+    }
+}
+
+/// A FROM network loaded from any supported file.
+#[derive(Debug)]
+pub struct LoadedFromNet {
+    pub net: FromNet,
+    pub config: FromNetConfig,
+    pub format: FileFormat,
+    /// Tensors applied (for state dicts; records count none).
+    pub applied: usize,
+}
+
+/// Loads a FROM network from a `.pth.tar`/`.pth` (official or bare state dict), a safetensors
+/// file, or a record written by `maskscope convert`. The configuration comes from the file.
+pub fn load_from_net(path: &Path, device: &Device) -> Result<LoadedFromNet, CheckpointError> {
+    match detect_format(path)? {
+        FileFormat::Burnpack => {
+            let (net, config) = record::load_from_net(path, device)?;
+            Ok(LoadedFromNet { net, config, format: FileFormat::Burnpack, applied: 0 })
+        }
+        _ => {
+            let state_dict = StateDict::read(path)?;
+            let format = state_dict.format;
+            let config = infer::infer_from_net_config(&state_dict)?;
+            let mut net = config.init(device);
+            let summary = apply_state_dict(&mut net, state_dict, device)?;
+            Ok(LoadedFromNet { net, config, format, applied: summary.applied })
+        }
+    }
+}

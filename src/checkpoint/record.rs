@@ -1,0 +1,72 @@
+//! burn's own record format (burnpack) for fast start-up: the weights plus the configuration that
+//! rebuilds the network, in one file.
+
+use std::path::Path;
+
+use burn::store::burn_pack::Reader;
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::Device;
+
+use super::CheckpointError;
+use super::loader::KeyMismatch;
+use crate::model::{FromNet, FromNetConfig};
+
+/// Metadata key holding the network configuration as JSON.
+const CONFIG_KEY: &str = "maskscope.config";
+/// Metadata key naming the architecture, so a record of another network is refused clearly.
+const ARCHITECTURE_KEY: &str = "maskscope.architecture";
+const FROM_LRESNET: &str = "from-lresnet-e-ir";
+
+/// Writes `net` and its configuration to `path` (replacing any file there).
+pub fn save_from_net(net: &FromNet, config: &FromNetConfig, path: &Path) -> Result<(), CheckpointError> {
+    let config_json = serde_json::to_string(config).map_err(|e| CheckpointError::record(path, e))?;
+    let mut store = BurnpackStore::from_file(path)
+        .auto_extension(false)
+        .overwrite(true)
+        .metadata(ARCHITECTURE_KEY, FROM_LRESNET)
+        .metadata(CONFIG_KEY, config_json);
+    net.save_into(&mut store).map_err(|e| CheckpointError::record(path, e))
+}
+
+/// The configuration stored in a record.
+pub fn read_config(path: &Path) -> Result<FromNetConfig, CheckpointError> {
+    let reader = Reader::from_file(path).map_err(|e| CheckpointError::record(path, e))?;
+    let metadata = reader.metadata();
+    match metadata.get(ARCHITECTURE_KEY).map(String::as_str) {
+        Some(FROM_LRESNET) => {}
+        other => {
+            return Err(CheckpointError::record(
+                path,
+                format!("not a maskscope FROM record (architecture: {other:?})"),
+            ));
+        }
+    }
+    let json = metadata
+        .get(CONFIG_KEY)
+        .ok_or_else(|| CheckpointError::record(path, format!("metadata key '{CONFIG_KEY}' is missing")))?;
+    let config: FromNetConfig =
+        serde_json::from_str(json).map_err(|e| CheckpointError::record(path, format!("{CONFIG_KEY}: {e}")))?;
+    config.validate().map_err(|why| CheckpointError::record(path, why))?;
+    Ok(config)
+}
+
+/// Loads a record written by [`save_from_net`]; every tensor must be present and used.
+pub fn load_from_net(path: &Path, device: &Device) -> Result<(FromNet, FromNetConfig), CheckpointError> {
+    let config = read_config(path)?;
+    let mut net = config.init(device);
+    let mut store = BurnpackStore::from_file(path).auto_extension(false);
+    let result = net.load_from(&mut store).map_err(|e| CheckpointError::record(path, e))?;
+    let mismatch = KeyMismatch {
+        missing: result.missing.iter().map(|(key, _)| key.clone()).collect(),
+        unexpected: result.unused.clone(),
+        shape_mismatches: Vec::new(),
+    };
+    if !result.errors.is_empty() {
+        let errors: Vec<String> = result.errors.iter().map(ToString::to_string).collect();
+        return Err(CheckpointError::record(path, errors.join("; ")));
+    }
+    if !mismatch.is_empty() {
+        return Err(CheckpointError::Mismatch { path: path.to_path_buf(), mismatch: Box::new(mismatch) });
+    }
+    Ok((net, config))
+}

@@ -1,0 +1,62 @@
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::Cli;
+use crate::checkpoint::{self, FileFormat, StateDict, record, torch_tensors};
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The checkpoint: official FROM `.pth.tar`, a bare state dict `.pth`, or `.safetensors`.
+    pub input: PathBuf,
+    /// Where to write the maskscope record (burnpack).
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+pub fn run(cli: &Cli, args: &ConvertArgs) -> anyhow::Result<()> {
+    let device = cli.compute_device()?.device;
+    let loaded = checkpoint::load_from_net(&args.input, &device)?;
+    if loaded.format == FileFormat::Burnpack {
+        bail!("{} is already a maskscope record", args.input.display());
+    }
+    let config = &loaded.config;
+    println!(
+        "read {} tensors from {} ({:?}): widths {:?}, blocks {:?}, fpn {}, embedding {}, {} patterns (K={}), input {}x{}",
+        loaded.applied,
+        args.input.display(),
+        loaded.format,
+        config.widths,
+        config.blocks,
+        config.fpn_channels,
+        config.embedding_dim,
+        config.pattern_count(),
+        config.grid,
+        config.input_size[0],
+        config.input_size[1],
+    );
+    record::save_from_net(&loaded.net, config, &args.output)?;
+
+    // Read the record back and compare every tensor with the source file, so a bad conversion
+    // is caught here rather than as wrong embeddings later.
+    let (mut reloaded, reloaded_config) = record::load_from_net(&args.output, &device)
+        .with_context(|| format!("reading back {}", args.output.display()))?;
+    if &reloaded_config != config {
+        bail!("the record's configuration differs from the checkpoint's");
+    }
+    let source = StateDict::read(&args.input)?;
+    let mut compared = 0;
+    for (key, data) in torch_tensors(&mut reloaded) {
+        let original = source.tensors.get(&key).with_context(|| format!("{key} vanished"))?;
+        let original = original.clone().convert::<f32>();
+        let a = original.as_slice::<f32>().map_err(|e| anyhow::anyhow!("{key}: {e:?}"))?;
+        let b = data.as_slice::<f32>().map_err(|e| anyhow::anyhow!("{key}: {e:?}"))?;
+        if original.shape() != data.shape() || a != b {
+            bail!("{key} differs after the round trip");
+        }
+        compared += 1;
+    }
+    println!("wrote {} and read it back: {compared} tensors identical", args.output.display());
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! The `maskscope` command line: argument parsing and dispatch. Each subcommand lives in its own
+//! file and returns `anyhow::Result`; `main` prints an error once.
+
+mod bench;
+mod convert;
+mod info;
+mod patterns;
+
+use clap::{Parser, Subcommand};
+
+use crate::device::{self, ComputeDevice, DEVICE_ENV, DeviceRequest};
+
+#[derive(Debug, Parser)]
+#[command(name = "maskscope", version, about = "Occluded face recognition workbench (FROM)")]
+pub struct Cli {
+    /// Where tensors run: auto picks a hardware GPU when there is one, else the CPU.
+    #[arg(long, global = true, env = DEVICE_ENV, default_value = "auto", value_enum)]
+    pub device: DeviceRequest,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the version, the build's backends and the device that would be used.
+    Info(info::InfoArgs),
+    /// Convert a PyTorch (.pth.tar/.pth) or safetensors FROM checkpoint to a maskscope record.
+    Convert(convert::ConvertArgs),
+    /// List the proximate occlusion patterns of a grid.
+    Patterns(patterns::PatternsArgs),
+    /// Time the FROM network's forward pass.
+    Bench(bench::BenchArgs),
+}
+
+impl Cli {
+    pub fn compute_device(&self) -> anyhow::Result<ComputeDevice> {
+        Ok(device::select(self.device)?)
+    }
+}
+
+/// Parses the process arguments and runs the subcommand.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Info(args) => info::run(&cli, args),
+        Command::Convert(args) => convert::run(&cli, args),
+        Command::Patterns(args) => patterns::run(args),
+        Command::Bench(args) => bench::run(&cli, args),
+    }
+}

@@ -1,0 +1,8 @@
+//! maskscope: a workbench for occluded face recognition built around FROM (Qiu et al.,
+//! "End2End Occluded Face Recognition by Masking Corrupted Features", TPAMI 2021).
+
+pub mod checkpoint;
+pub mod cli;
+pub mod device;
+pub mod model;
+pub mod patterns;

@@ -1,0 +1,115 @@
+//! BlockIR, the improved residual unit of LResNet-E-IR (ArcFace, Deng et al. 2019):
+//! BN -> conv3x3 -> BN -> PReLU -> conv3x3(stride) -> BN, plus a projection shortcut.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PRelu, PReluConfig, PaddingConfig2d};
+use burn::tensor::{Device, Tensor};
+
+use crate::checkpoint::{TorchParams, TorchVisitor, join};
+
+/// 3x3 convolution without bias, padding 1.
+pub fn conv3x3(channels: [usize; 2], stride: usize, bias: bool, device: &Device) -> Conv2d {
+    Conv2dConfig::new(channels, [3, 3])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .with_bias(bias)
+        .init(device)
+}
+
+/// 1x1 convolution.
+pub fn conv1x1(channels: [usize; 2], stride: usize, bias: bool, device: &Device) -> Conv2d {
+    Conv2dConfig::new(channels, [1, 1])
+        .with_stride([stride, stride])
+        .with_bias(bias)
+        .init(device)
+}
+
+/// Per-channel PReLU, initialised like PyTorch (0.25).
+pub fn prelu(channels: usize, device: &Device) -> PRelu {
+    PReluConfig::new().with_num_parameters(channels).init(device)
+}
+
+pub fn batch_norm(features: usize, device: &Device) -> BatchNorm {
+    BatchNormConfig::new(features).init(device)
+}
+
+#[derive(Config, Debug)]
+pub struct BlockIrConfig {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    #[config(default = 1)]
+    pub stride: usize,
+}
+
+/// The projection shortcut (`downsample.0` conv1x1, `downsample.1` BN).
+#[derive(Module, Debug)]
+pub struct Downsample {
+    pub conv: Conv2d,
+    pub bn: BatchNorm,
+}
+
+#[derive(Module, Debug)]
+pub struct BlockIr {
+    pub bn1: BatchNorm,
+    pub conv1: Conv2d,
+    pub bn2: BatchNorm,
+    pub prelu1: PRelu,
+    pub conv2: Conv2d,
+    pub bn3: BatchNorm,
+    pub downsample: Option<Downsample>,
+}
+
+impl BlockIrConfig {
+    pub fn init(&self, device: &Device) -> BlockIr {
+        let [cin, cout] = [self.in_channels, self.out_channels];
+        let downsample = (self.stride != 1 || cin != cout).then(|| Downsample {
+            conv: conv1x1([cin, cout], self.stride, false, device),
+            bn: batch_norm(cout, device),
+        });
+        BlockIr {
+            bn1: batch_norm(cin, device),
+            conv1: conv3x3([cin, cout], 1, false, device),
+            bn2: batch_norm(cout, device),
+            prelu1: prelu(cout, device),
+            conv2: conv3x3([cout, cout], self.stride, false, device),
+            bn3: batch_norm(cout, device),
+            downsample,
+        }
+    }
+}
+
+impl BlockIr {
+    /// # Shapes
+    /// - input: `[batch, in_channels, h, w]`
+    /// - output: `[batch, out_channels, h / stride, w / stride]`
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        let x = self.bn1.forward(input.clone());
+        let x = self.conv1.forward(x);
+        let x = self.bn2.forward(x);
+        let x = self.prelu1.forward(x);
+        let x = self.conv2.forward(x);
+        let x = self.bn3.forward(x);
+        let shortcut = match &self.downsample {
+            Some(down) => down.bn.forward(down.conv.forward(input)),
+            None => input,
+        };
+        x + shortcut
+    }
+}
+
+impl TorchParams for BlockIr {
+    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
+        self.bn1.visit_torch(&join(prefix, "bn1"), v);
+        self.conv1.visit_torch(&join(prefix, "conv1"), v);
+        self.bn2.visit_torch(&join(prefix, "bn2"), v);
+        self.prelu1.visit_torch(&join(prefix, "prelu1"), v);
+        self.conv2.visit_torch(&join(prefix, "conv2"), v);
+        self.bn3.visit_torch(&join(prefix, "bn3"), v);
+        if let Some(down) = &mut self.downsample {
+            down.conv.visit_torch(&join(prefix, "downsample.0"), v);
+            down.bn.visit_torch(&join(prefix, "downsample.1"), v);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! FROM's feature pyramid: lateral 1x1 convs and nearest x2 top-down merges from C5 to C3, then a
+//! 3x3 smoothing conv. Only the path to X3 is computed; the official checkpoint also holds
+//! `P5_2`, `P4_2`, `P6` and `P7_2` (a RetinaNet leftover), which are loaded but unused.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::tensor::{Device, Tensor};
+
+use super::block_ir::{conv1x1, conv3x3};
+use crate::checkpoint::{TorchParams, TorchVisitor, join};
+
+#[derive(Config, Debug)]
+pub struct FpnConfig {
+    /// Channels of C3, C4, C5.
+    pub in_channels: [usize; 3],
+    pub channels: usize,
+}
+
+#[derive(Module, Debug)]
+pub struct Fpn {
+    pub p5_1: Conv2d,
+    pub p5_2: Conv2d,
+    pub p4_1: Conv2d,
+    pub p4_2: Conv2d,
+    pub p3_1: Conv2d,
+    pub p3_2: Conv2d,
+    pub p6: Conv2d,
+    pub p7_2: Conv2d,
+}
+
+impl FpnConfig {
+    pub fn init(&self, device: &Device) -> Fpn {
+        let [c3, c4, c5] = self.in_channels;
+        let f = self.channels;
+        Fpn {
+            p5_1: conv1x1([c5, f], 1, true, device),
+            p5_2: conv3x3([f, f], 1, true, device),
+            p4_1: conv1x1([c4, f], 1, true, device),
+            p4_2: conv3x3([f, f], 1, true, device),
+            p3_1: conv1x1([c3, f], 1, true, device),
+            p3_2: conv3x3([f, f], 1, true, device),
+            p6: conv3x3([c5, f], 2, true, device),
+            p7_2: conv3x3([f, f], 2, true, device),
+        }
+    }
+}
+
+/// Nearest-neighbour x2 upsampling (PyTorch `interpolate(scale_factor=2, mode="nearest")`):
+/// every value is repeated into a 2 x 2 block.
+pub fn upsample_nearest_x2(x: Tensor<4>) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    x.reshape([n, c, h, 1, w, 1]).expand([n, c, h, 2, w, 2]).reshape([n, c, 2 * h, 2 * w])
+}
+
+impl Fpn {
+    /// # Shapes
+    /// - `c3`: `[batch, c3, 4h, 4w]`, `c4`: `[batch, c4, 2h, 2w]`, `c5`: `[batch, c5, h, w]`
+    /// - output (X3): `[batch, channels, 4h, 4w]`
+    pub fn forward(&self, c3: Tensor<4>, c4: Tensor<4>, c5: Tensor<4>) -> Tensor<4> {
+        let p5 = self.p5_1.forward(c5);
+        let p4 = self.p4_1.forward(c4) + upsample_nearest_x2(p5);
+        let p3 = self.p3_1.forward(c3) + upsample_nearest_x2(p4);
+        self.p3_2.forward(p3)
+    }
+}
+
+impl TorchParams for Fpn {
+    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
+        self.p5_1.visit_torch(&join(prefix, "P5_1"), v);
+        self.p5_2.visit_torch(&join(prefix, "P5_2"), v);
+        self.p4_1.visit_torch(&join(prefix, "P4_1"), v);
+        self.p4_2.visit_torch(&join(prefix, "P4_2"), v);
+        self.p3_1.visit_torch(&join(prefix, "P3_1"), v);
+        self.p3_2.visit_torch(&join(prefix, "P3_2"), v);
+        self.p6.visit_torch(&join(prefix, "P6"), v);
+        self.p7_2.visit_torch(&join(prefix, "P7_2"), v);
+    }
+}

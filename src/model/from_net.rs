@@ -1,0 +1,106 @@
+//! The FROM network (Qiu et al., TPAMI 2021): backbone -> pyramid -> mask decoder; the mask
+//! multiplies C5 before the embedding head, and the pattern predictor classifies the mask.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+use super::config::FromNetConfig;
+use super::fpn::{Fpn, FpnConfig};
+use super::heads::{FlatHead, FlatHeadConfig};
+use super::lresnet::{BackboneFeatures, LResNet, LResNetConfig};
+use super::mask_decoder::{MaskDecoder, MaskDecoderConfig};
+use crate::checkpoint::{TorchParams, TorchVisitor, join};
+
+/// Everything one forward pass yields.
+///
+/// # Shapes
+/// - `masked_embedding`, `unmasked_embedding`: `[batch, embedding_dim]`
+/// - `mask`: `[batch, widths[3], h, w]` (7 x 6 for 112 x 96 faces)
+/// - `pattern_logits`: `[batch, patterns]`
+#[derive(Debug, Clone)]
+pub struct FromOutput {
+    pub masked_embedding: Tensor<2>,
+    pub mask: Tensor<4>,
+    pub pattern_logits: Tensor<2>,
+    pub unmasked_embedding: Tensor<2>,
+}
+
+#[derive(Module, Debug)]
+pub struct FromNet {
+    pub backbone: LResNet,
+    pub fpn: Fpn,
+    pub mask: MaskDecoder,
+    pub fc: FlatHead,
+    pub regress: FlatHead,
+}
+
+impl FromNetConfig {
+    /// Panics on a configuration that [`FromNetConfig::validate`] rejects.
+    pub fn init(&self, device: &Device) -> FromNet {
+        if let Err(why) = self.validate() {
+            panic!("invalid FROM configuration: {why}");
+        }
+        let [_, c3, c4, c5] = self.widths;
+        let flat = self.flat_features();
+        FromNet {
+            backbone: LResNetConfig::new(self.widths, self.blocks).init(device),
+            fpn: FpnConfig::new([c3, c4, c5], self.fpn_channels).init(device),
+            mask: MaskDecoderConfig::new(self.fpn_channels, c5).init(device),
+            fc: FlatHeadConfig::new(flat, self.embedding_dim, true).init(device),
+            regress: FlatHeadConfig::new(flat, self.pattern_count(), false).init(device),
+        }
+    }
+}
+
+/// Maps RGB pixel values in 0..=255 to the network's input range: (x / 255 - 0.5) / 0.5.
+pub fn normalize_pixels(raw: Tensor<4>) -> Tensor<4> {
+    raw.div_scalar(127.5).sub_scalar(1.0)
+}
+
+impl FromNet {
+    /// Backbone features and the decoded mask.
+    ///
+    /// # Shapes
+    /// - input: `[batch, 3, H, W]`, normalised ([`normalize_pixels`])
+    pub fn features(&self, input: Tensor<4>) -> (BackboneFeatures, Tensor<4>) {
+        let features = self.backbone.forward(input);
+        let x3 = self.fpn.forward(features.c3.clone(), features.c4.clone(), features.c5.clone());
+        let mask = self.mask.forward(x3);
+        (features, mask)
+    }
+
+    /// The full forward pass with the decoded mask.
+    pub fn forward(&self, input: Tensor<4>) -> FromOutput {
+        let (features, mask) = self.features(input);
+        self.heads(features.c5, mask)
+    }
+
+    /// The forward pass with an externally given mask in place of the decoded one (the
+    /// pattern logits then describe that mask too).
+    ///
+    /// # Shapes
+    /// - `mask`: `[batch, widths[3], h, w]`
+    pub fn forward_with_mask(&self, input: Tensor<4>, mask: Tensor<4>) -> FromOutput {
+        let features = self.backbone.forward(input);
+        self.heads(features.c5, mask)
+    }
+
+    /// Embeddings and pattern logits from C5 and a mask.
+    pub fn heads(&self, c5: Tensor<4>, mask: Tensor<4>) -> FromOutput {
+        let masked_embedding = self.fc.forward(c5.clone() * mask.clone());
+        let unmasked_embedding = self.fc.forward(c5);
+        let pattern_logits = self.regress.forward(mask.clone());
+        FromOutput { masked_embedding, mask, pattern_logits, unmasked_embedding }
+    }
+}
+
+impl TorchParams for FromNet {
+    /// The official checkpoint keeps the backbone at the top level (`conv1`, `layer1`, ...).
+    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
+        self.backbone.visit_torch(prefix, v);
+        self.fpn.visit_torch(&join(prefix, "fpn"), v);
+        self.mask.visit_torch(&join(prefix, "mask"), v);
+        self.fc.visit_torch(&join(prefix, "fc"), v);
+        self.regress.visit_torch(&join(prefix, "regress"), v);
+    }
+}

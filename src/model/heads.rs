@@ -1,0 +1,62 @@
+//! The two heads on a flattened 7 x 6 map: BN1d -> Dropout(0.5) -> Linear -> BN1d. The embedding
+//! head (`fc`) reads the (masked) C5 features; the pattern predictor (`regress`) reads the mask
+//! and classifies it into one of the proximate occlusion patterns.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{BatchNorm, Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::tensor::{Device, Tensor};
+
+use super::block_ir::batch_norm;
+use crate::checkpoint::{TorchParams, TorchVisitor, join};
+
+/// Dropout of both heads in the official training recipe.
+pub const HEAD_DROPOUT: f64 = 0.5;
+
+#[derive(Config, Debug)]
+pub struct FlatHeadConfig {
+    pub in_features: usize,
+    pub out_features: usize,
+    /// The embedding head has a bias; the pattern predictor has none.
+    pub bias: bool,
+}
+
+#[derive(Module, Debug)]
+pub struct FlatHead {
+    pub bn_in: BatchNorm,
+    pub dropout: Dropout,
+    pub linear: Linear,
+    pub bn_out: BatchNorm,
+}
+
+impl FlatHeadConfig {
+    pub fn init(&self, device: &Device) -> FlatHead {
+        FlatHead {
+            bn_in: batch_norm(self.in_features, device),
+            dropout: DropoutConfig::new(HEAD_DROPOUT).init(),
+            linear: LinearConfig::new(self.in_features, self.out_features)
+                .with_bias(self.bias)
+                .init(device),
+            bn_out: batch_norm(self.out_features, device),
+        }
+    }
+}
+
+impl FlatHead {
+    /// # Shapes
+    /// - input: `[batch, C, h, w]` (flattened in NCHW order, like PyTorch's `view(N, -1)`)
+    /// - output: `[batch, out_features]`
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
+        let x: Tensor<2> = input.flatten(1, 3);
+        let x = self.dropout.forward(self.bn_in.forward(x));
+        self.bn_out.forward(self.linear.forward(x))
+    }
+}
+
+impl TorchParams for FlatHead {
+    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
+        self.bn_in.visit_torch(&join(prefix, "0"), v);
+        self.linear.visit_torch(&join(prefix, "2"), v);
+        self.bn_out.visit_torch(&join(prefix, "3"), v);
+    }
+}

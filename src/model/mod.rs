@@ -1,0 +1,12 @@
+//! Network definitions. Each block is its own small module built by a `#[derive(Config)]`.
+
+pub mod block_ir;
+pub mod config;
+pub mod fpn;
+pub mod from_net;
+pub mod heads;
+pub mod lresnet;
+pub mod mask_decoder;
+
+pub use config::FromNetConfig;
+pub use from_net::{FromNet, FromOutput, normalize_pixels};

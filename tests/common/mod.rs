@@ -1,0 +1,44 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::TensorData;
+use maskscope::checkpoint::StateDict;
+
+pub fn fixture(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(relative)
+}
+
+/// The tensors of a fixture safetensors file.
+pub fn read_tensors(relative: &str) -> StateDict {
+    StateDict::read(&fixture(relative)).expect("fixture readable")
+}
+
+pub fn take(dict: &StateDict, key: &str) -> TensorData {
+    dict.tensors.get(key).unwrap_or_else(|| panic!("fixture lacks {key}")).clone()
+}
+
+/// Largest absolute difference, after checking the shapes agree.
+pub fn max_abs_diff(actual: &TensorData, expected: &TensorData, what: &str) -> f32 {
+    assert_eq!(actual.shape(), expected.shape(), "{what}: shape");
+    let a = actual.try_to_vec::<f32>().unwrap();
+    let e = expected.try_to_vec::<f32>().unwrap();
+    a.iter().zip(&e).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// Largest absolute value: the scale an error is judged against.
+pub fn max_abs(data: &TensorData) -> f32 {
+    data.try_to_vec::<f32>().unwrap().iter().map(|v| v.abs()).fold(0.0, f32::max)
+}
+
+/// Asserts `actual` is within `relative` x (max |expected|) of `expected` everywhere.
+pub fn assert_close(actual: &TensorData, expected: &TensorData, relative: f32, what: &str) {
+    let scale = max_abs(expected).max(f32::MIN_POSITIVE);
+    let err = max_abs_diff(actual, expected, what);
+    assert!(
+        err <= relative * scale,
+        "{what}: max abs error {err:e} exceeds {relative:e} x scale {scale:e}"
+    );
+    eprintln!("{what}: max abs error {err:.3e} (scale {scale:.3e})");
+}
