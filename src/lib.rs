@@ -1,8 +1,10 @@
 //! maskscope: a workbench for occluded face recognition built around FROM (Qiu et al.,
 //! "End2End Occluded Face Recognition by Masking Corrupted Features", TPAMI 2021).
 
+pub mod align;
 pub mod checkpoint;
 pub mod cli;
 pub mod device;
 pub mod model;
+pub mod mtcnn;
 pub mod patterns;

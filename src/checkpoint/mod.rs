@@ -3,8 +3,10 @@
 
 pub mod infer;
 pub mod loader;
+pub mod mobilefacenet_tfjs;
 pub mod record;
 pub mod state_dict;
+pub mod tfjs;
 pub mod torch_params;
 
 use std::fmt::Display;

@@ -7,6 +7,7 @@ pub mod from_net;
 pub mod heads;
 pub mod lresnet;
 pub mod mask_decoder;
+pub mod mobilefacenet;
 
 pub use config::FromNetConfig;
 pub use from_net::{FromNet, FromOutput, normalize_pixels};

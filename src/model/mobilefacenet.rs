@@ -1,0 +1,200 @@
+//! MobileFaceNet (Chen et al. 2018) as trained by sirius-ai/MobileFaceNet_TF: 112 x 112 input, a
+//! 192-d L2-normalised embedding. Batch norm is folded into the conv biases in the shipped
+//! weights, so every conv here has a bias and there is no BatchNorm.
+//!
+//! Stages (output size for 112 x 112 input):
+//! - `stem`: conv3x3 s2 (64) + PReLU, depthwise 3x3 (64) + PReLU, conv1x1 (64) — 56 x 56
+//! - `stage2`: 5 bottlenecks, expansion 128, output 64, first stride 2 — 28 x 28 (pyramid tap)
+//! - `stage3`: 1 bottleneck 256 -> 128, stride 2; `stage4`: 6 bottlenecks — 14 x 14 (tap)
+//! - `stage5`: 1 bottleneck 512 -> 128, stride 2; `stage6`: 2 bottlenecks — 7 x 7 (tap)
+//! - `conv7`: conv1x1 (512) + PReLU — the 7 x 7 x 512 map FROM masks
+//! - `head`: global depthwise conv 7x7, conv1x1 512, conv1x1 192, L2 normalisation
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{PRelu, PaddingConfig2d};
+use burn::tensor::{Device, Tensor};
+
+use super::block_ir::prelu;
+
+/// Embedding size of the shipped model.
+pub const MOBILEFACENET_EMBEDDING: usize = 192;
+/// Channels of the final feature map.
+pub const MOBILEFACENET_FEATURES: usize = 512;
+/// Input side of the ArcFace-aligned crop.
+pub const MOBILEFACENET_INPUT: usize = 112;
+/// TensorFlow's guard against division by zero in `l2_normalize`.
+const L2_EPSILON: f32 = 1e-10;
+
+/// TensorFlow "SAME" padding of a 3x3 conv: stride 1 pads 1 on every side; stride 2 on an even
+/// input pads only bottom and right.
+pub fn same_padding_3x3(stride: usize) -> PaddingConfig2d {
+    if stride == 1 { PaddingConfig2d::Explicit(1, 1, 1, 1) } else { PaddingConfig2d::Explicit(0, 0, 1, 1) }
+}
+
+fn conv(channels: [usize; 2], kernel: usize, stride: usize, groups: usize, device: &Device) -> Conv2d {
+    let padding = if kernel == 3 { same_padding_3x3(stride) } else { PaddingConfig2d::Valid };
+    Conv2dConfig::new(channels, [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_groups(groups)
+        .with_padding(padding)
+        .init(device)
+}
+
+/// A conv followed by an optional PReLU.
+#[derive(Module, Debug)]
+pub struct ConvAct {
+    pub conv: Conv2d,
+    pub act: Option<PRelu>,
+}
+
+impl ConvAct {
+    pub fn new(channels: [usize; 2], kernel: usize, stride: usize, depthwise: bool, act: bool, device: &Device) -> Self {
+        let groups = if depthwise { channels[0] } else { 1 };
+        Self { conv: conv(channels, kernel, stride, groups, device), act: act.then(|| prelu(channels[1], device)) }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.conv.forward(x);
+        match &self.act {
+            Some(act) => act.forward(x),
+            None => x,
+        }
+    }
+}
+
+/// Inverted residual bottleneck: expand 1x1 + PReLU, depthwise 3x3 + PReLU, project 1x1.
+#[derive(Module, Debug)]
+pub struct Bottleneck {
+    pub expand: ConvAct,
+    pub depthwise: ConvAct,
+    pub project: ConvAct,
+    pub residual: bool,
+}
+
+impl Bottleneck {
+    pub fn new(input: usize, hidden: usize, output: usize, stride: usize, device: &Device) -> Self {
+        Self {
+            expand: ConvAct::new([input, hidden], 1, 1, false, true, device),
+            depthwise: ConvAct::new([hidden, hidden], 3, stride, true, true, device),
+            project: ConvAct::new([hidden, output], 1, 1, false, false, device),
+            residual: stride == 1 && input == output,
+        }
+    }
+
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        let x = self.project.forward(self.depthwise.forward(self.expand.forward(input.clone())));
+        if self.residual { x + input } else { x }
+    }
+}
+
+/// Stage widths and depths; the defaults are the shipped model.
+#[derive(Config, Debug)]
+pub struct MobileFaceNetConfig {
+    /// (blocks, hidden, output, first stride) per bottleneck stage.
+    #[config(default = "[(5, 128, 64, 2), (1, 256, 128, 2), (6, 256, 128, 1), (1, 512, 128, 2), (2, 256, 128, 1)]")]
+    pub stages: [(usize, usize, usize, usize); 5],
+    #[config(default = 64)]
+    pub stem: usize,
+    #[config(default = "MOBILEFACENET_FEATURES")]
+    pub features: usize,
+    #[config(default = "MOBILEFACENET_EMBEDDING")]
+    pub embedding: usize,
+}
+
+#[derive(Module, Debug)]
+pub struct MobileFaceNet {
+    pub stem: Vec<ConvAct>,
+    pub stages: Vec<Vec<Bottleneck>>,
+    pub conv7: ConvAct,
+    pub gdc: ConvAct,
+    pub head_conv: ConvAct,
+    pub linear: ConvAct,
+}
+
+/// The stage outputs FROM's pyramid reads, and the map it masks.
+///
+/// # Shapes (112 x 112 input)
+/// - `c3`: `[batch, 64, 28, 28]`, `c4`: `[batch, 128, 14, 14]`, `c5`: `[batch, 128, 7, 7]`
+/// - `features`: `[batch, 512, 7, 7]` (before the global depthwise conv)
+#[derive(Debug, Clone)]
+pub struct MobileFaceNetTaps {
+    pub c3: Tensor<4>,
+    pub c4: Tensor<4>,
+    pub c5: Tensor<4>,
+    pub features: Tensor<4>,
+}
+
+impl MobileFaceNetConfig {
+    pub fn init(&self, device: &Device) -> MobileFaceNet {
+        let s = self.stem;
+        let mut input = s;
+        let stages = self
+            .stages
+            .iter()
+            .map(|&(blocks, hidden, output, stride)| {
+                (0..blocks)
+                    .map(|b| {
+                        let block = Bottleneck::new(input, hidden, output, if b == 0 { stride } else { 1 }, device);
+                        input = output;
+                        block
+                    })
+                    .collect()
+            })
+            .collect();
+        let f = self.features;
+        MobileFaceNet {
+            stem: vec![
+                ConvAct::new([3, s], 3, 2, false, true, device),
+                ConvAct::new([s, s], 3, 1, true, true, device),
+                ConvAct::new([s, s], 1, 1, false, false, device),
+            ],
+            stages,
+            conv7: ConvAct::new([input, f], 1, 1, false, true, device),
+            gdc: ConvAct::new([f, f], 7, 1, true, false, device),
+            head_conv: ConvAct::new([f, f], 1, 1, false, false, device),
+            linear: ConvAct::new([f, self.embedding], 1, 1, false, false, device),
+        }
+    }
+}
+
+impl MobileFaceNet {
+    /// # Shapes
+    /// - input: `[batch, 3, 112, 112]`, normalised RGB
+    pub fn taps(&self, input: Tensor<4>) -> MobileFaceNetTaps {
+        let x = self.stem.iter().fold(input, |x, layer| layer.forward(x));
+        let run = |x: Tensor<4>, stage: usize| self.stages[stage].iter().fold(x, |x, b| b.forward(x));
+        let c3 = run(x, 0);
+        let c4 = run(run(c3.clone(), 1), 2);
+        let c5 = run(run(c4.clone(), 3), 4);
+        let features = self.conv7.forward(c5.clone());
+        MobileFaceNetTaps { c3, c4, c5, features }
+    }
+
+    /// The embedding of a (possibly masked) final feature map, before L2 normalisation.
+    ///
+    /// # Shapes
+    /// - input: `[batch, 512, 7, 7]`; output: `[batch, 192]`
+    pub fn embed_features(&self, features: Tensor<4>) -> Tensor<2> {
+        let x = self.linear.forward(self.head_conv.forward(self.gdc.forward(features)));
+        x.flatten(1, 3)
+    }
+
+    /// L2-normalised embeddings, as the shipped graph outputs them.
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
+        l2_normalize(self.embed_features(self.taps(input).features))
+    }
+}
+
+/// `x / sqrt(max(sum x^2, eps))` row-wise, like `tf.math.l2_normalize`.
+pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
+    let norm = x.clone().powi_scalar(2).sum_dim(1).clamp_min(L2_EPSILON).sqrt();
+    x / norm
+}
+
+/// Maps RGB pixel values in 0..=255 to MobileFaceNet's input range, (x - 127.5) / 128, as
+/// sirius-ai trained it (measured best on LFW pairs among the usual choices).
+pub fn normalize_mobilefacenet(raw: Tensor<4>) -> Tensor<4> {
+    raw.sub_scalar(127.5).div_scalar(128.0)
+}
