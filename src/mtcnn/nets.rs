@@ -1,0 +1,276 @@
+//! The three MTCNN networks (P-Net, R-Net, O-Net) with facenet-pytorch's layer names, so the
+//! converted weights in `assets/mtcnn/*.safetensors` load through `apply_state_dict`.
+//!
+//! Every conv is valid (no padding), stride 1; every max-pool uses PyTorch's `ceil_mode=True`;
+//! every PReLU is per channel. Layer tables: `tools/MTCNN_NOTES.md` §1.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig, PRelu};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
+
+use crate::checkpoint::{TorchParams, TorchVisitor, join};
+use crate::model::block_ir::prelu;
+
+/// Side of the R-Net input crop.
+pub const RNET_SIZE: usize = 24;
+/// Side of the O-Net input crop.
+pub const ONET_SIZE: usize = 48;
+
+fn conv(channels: [usize; 2], kernel: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new(channels, [kernel, kernel]).init(device)
+}
+
+/// Stride-2 max-pool in ceil mode: the last window may hang over the bottom/right edge and then
+/// takes the maximum of the part inside the input, as PyTorch does. Without ceil mode the maps
+/// would lose a row and column (e.g. R-Net's 22 -> 10 instead of 11) and the dense layers would
+/// not fit the weights.
+fn pool(kernel: usize) -> MaxPool2d {
+    MaxPool2dConfig::new([kernel, kernel]).with_strides([2, 2]).with_ceil_mode(true).init()
+}
+
+fn dense(d_input: usize, d_output: usize, device: &Device) -> Linear {
+    LinearConfig::new(d_input, d_output).init(device)
+}
+
+/// `x.permute(0, 3, 2, 1).flatten(1)`: facenet-pytorch flattens in (w, h, c) order, with the
+/// channel fastest, because the dense weights came from TensorFlow/Caffe. The dense layers
+/// only match the weights with this order.
+fn flatten_whc(x: Tensor<4>) -> Tensor<2> {
+    let [n, c, h, w] = x.dims();
+    x.permute([0, 3, 2, 1]).reshape([n, w * h * c])
+}
+
+/// P-Net outputs for `[n, 3, h, w]` input; maps are `[n, _, h', w']` with
+/// `h' = ceil((h - 4) / 2) - 3`.
+#[derive(Debug, Clone)]
+pub struct PNetOutput {
+    /// Box regression `(dx1, dy1, dx2, dy2)` per cell: `[n, 4, h', w']`.
+    pub reg: Tensor<4>,
+    /// Softmax over the channel axis; channel 1 is "face": `[n, 2, h', w']`.
+    pub prob: Tensor<4>,
+}
+
+/// The proposal network: fully convolutional, one 12x12 window per output cell.
+#[derive(Module, Debug)]
+pub struct PNet {
+    pub conv1: Conv2d,
+    pub prelu1: PRelu,
+    pub pool1: MaxPool2d,
+    pub conv2: Conv2d,
+    pub prelu2: PRelu,
+    pub conv3: Conv2d,
+    pub prelu3: PRelu,
+    pub conv4_1: Conv2d,
+    pub conv4_2: Conv2d,
+}
+
+impl PNet {
+    /// A randomly initialised P-Net; load the weights with `apply_state_dict`.
+    pub fn new(device: &Device) -> Self {
+        Self {
+            conv1: conv([3, 10], 3, device),
+            prelu1: prelu(10, device),
+            pool1: pool(2),
+            conv2: conv([10, 16], 3, device),
+            prelu2: prelu(16, device),
+            conv3: conv([16, 32], 3, device),
+            prelu3: prelu(32, device),
+            conv4_1: conv([32, 2], 1, device),
+            conv4_2: conv([32, 4], 1, device),
+        }
+    }
+
+    /// # Shapes
+    /// - input: `[n, 3, h, w]` normalised RGB (`(v - 127.5) / 128`), `h, w >= 12`
+    pub fn forward(&self, input: Tensor<4>) -> PNetOutput {
+        let x = self.prelu1.forward(self.conv1.forward(input));
+        let x = self.pool1.forward(x);
+        let x = self.prelu2.forward(self.conv2.forward(x));
+        let x = self.prelu3.forward(self.conv3.forward(x));
+        let prob = softmax(self.conv4_1.forward(x.clone()), 1);
+        let reg = self.conv4_2.forward(x);
+        PNetOutput { reg, prob }
+    }
+}
+
+impl TorchParams for PNet {
+    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
+        self.conv1.visit_torch(&join(prefix, "conv1"), v);
+        self.prelu1.visit_torch(&join(prefix, "prelu1"), v);
+        self.conv2.visit_torch(&join(prefix, "conv2"), v);
+        self.prelu2.visit_torch(&join(prefix, "prelu2"), v);
+        self.conv3.visit_torch(&join(prefix, "conv3"), v);
+        self.prelu3.visit_torch(&join(prefix, "prelu3"), v);
+        self.conv4_1.visit_torch(&join(prefix, "conv4_1"), v);
+        self.conv4_2.visit_torch(&join(prefix, "conv4_2"), v);
+    }
+}
+
+/// R-Net outputs for `[n, 3, 24, 24]` input.
+#[derive(Debug, Clone)]
+pub struct RNetOutput {
+    /// Box regression `(dx1, dy1, dx2, dy2)`: `[n, 4]`.
+    pub reg: Tensor<2>,
+    /// Softmax; column 1 is "face": `[n, 2]`.
+    pub prob: Tensor<2>,
+}
+
+/// The refinement network, on 24x24 crops of the P-Net boxes.
+#[derive(Module, Debug)]
+pub struct RNet {
+    pub conv1: Conv2d,
+    pub prelu1: PRelu,
+    pub pool1: MaxPool2d,
+    pub conv2: Conv2d,
+    pub prelu2: PRelu,
+    pub pool2: MaxPool2d,
+    pub conv3: Conv2d,
+    pub prelu3: PRelu,
+    pub dense4: Linear,
+    pub prelu4: PRelu,
+    pub dense5_1: Linear,
+    pub dense5_2: Linear,
+}
+
+impl RNet {
+    /// A randomly initialised R-Net; load the weights with `apply_state_dict`.
+    pub fn new(device: &Device) -> Self {
+        Self {
+            conv1: conv([3, 28], 3, device),
+            prelu1: prelu(28, device),
+            pool1: pool(3),
+            conv2: conv([28, 48], 3, device),
+            prelu2: prelu(48, device),
+            pool2: pool(3),
+            conv3: conv([48, 64], 2, device),
+            prelu3: prelu(64, device),
+            dense4: dense(576, 128, device),
+            prelu4: prelu(128, device),
+            dense5_1: dense(128, 2, device),
+            dense5_2: dense(128, 4, device),
+        }
+    }
+
+    /// # Shapes
+    /// - input: `[n, 3, 24, 24]` normalised RGB
+    pub fn forward(&self, input: Tensor<4>) -> RNetOutput {
+        let x = self.prelu1.forward(self.conv1.forward(input));
+        let x = self.pool1.forward(x); // 22 -> 11
+        let x = self.prelu2.forward(self.conv2.forward(x));
+        let x = self.pool2.forward(x); // 9 -> 4
+        let x = self.prelu3.forward(self.conv3.forward(x)); // [n, 64, 3, 3]
+        let x = self.prelu4.forward(self.dense4.forward(flatten_whc(x)));
+        let prob = softmax(self.dense5_1.forward(x.clone()), 1);
+        let reg = self.dense5_2.forward(x);
+        RNetOutput { reg, prob }
+    }
+}
+
+impl TorchParams for RNet {
+    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
+        self.conv1.visit_torch(&join(prefix, "conv1"), v);
+        self.prelu1.visit_torch(&join(prefix, "prelu1"), v);
+        self.conv2.visit_torch(&join(prefix, "conv2"), v);
+        self.prelu2.visit_torch(&join(prefix, "prelu2"), v);
+        self.conv3.visit_torch(&join(prefix, "conv3"), v);
+        self.prelu3.visit_torch(&join(prefix, "prelu3"), v);
+        self.dense4.visit_torch(&join(prefix, "dense4"), v);
+        self.prelu4.visit_torch(&join(prefix, "prelu4"), v);
+        self.dense5_1.visit_torch(&join(prefix, "dense5_1"), v);
+        self.dense5_2.visit_torch(&join(prefix, "dense5_2"), v);
+    }
+}
+
+/// O-Net outputs for `[n, 3, 48, 48]` input.
+#[derive(Debug, Clone)]
+pub struct ONetOutput {
+    /// Box regression `(dx1, dy1, dx2, dy2)`: `[n, 4]`.
+    pub reg: Tensor<2>,
+    /// Five points as fractions of the box, `[x0..x4, y0..y4]`: `[n, 10]`.
+    pub landmarks: Tensor<2>,
+    /// Softmax; column 1 is "face": `[n, 2]`.
+    pub prob: Tensor<2>,
+}
+
+/// The output network, on 48x48 crops of the R-Net boxes.
+#[derive(Module, Debug)]
+pub struct ONet {
+    pub conv1: Conv2d,
+    pub prelu1: PRelu,
+    pub pool1: MaxPool2d,
+    pub conv2: Conv2d,
+    pub prelu2: PRelu,
+    pub pool2: MaxPool2d,
+    pub conv3: Conv2d,
+    pub prelu3: PRelu,
+    pub pool3: MaxPool2d,
+    pub conv4: Conv2d,
+    pub prelu4: PRelu,
+    pub dense5: Linear,
+    pub prelu5: PRelu,
+    pub dense6_1: Linear,
+    pub dense6_2: Linear,
+    pub dense6_3: Linear,
+}
+
+impl ONet {
+    /// A randomly initialised O-Net; load the weights with `apply_state_dict`.
+    pub fn new(device: &Device) -> Self {
+        Self {
+            conv1: conv([3, 32], 3, device),
+            prelu1: prelu(32, device),
+            pool1: pool(3),
+            conv2: conv([32, 64], 3, device),
+            prelu2: prelu(64, device),
+            pool2: pool(3),
+            conv3: conv([64, 64], 3, device),
+            prelu3: prelu(64, device),
+            pool3: pool(2),
+            conv4: conv([64, 128], 2, device),
+            prelu4: prelu(128, device),
+            dense5: dense(1152, 256, device),
+            prelu5: prelu(256, device),
+            dense6_1: dense(256, 2, device),
+            dense6_2: dense(256, 4, device),
+            dense6_3: dense(256, 10, device),
+        }
+    }
+
+    /// # Shapes
+    /// - input: `[n, 3, 48, 48]` normalised RGB
+    pub fn forward(&self, input: Tensor<4>) -> ONetOutput {
+        let x = self.prelu1.forward(self.conv1.forward(input));
+        let x = self.pool1.forward(x); // 46 -> 23
+        let x = self.prelu2.forward(self.conv2.forward(x));
+        let x = self.pool2.forward(x); // 21 -> 10
+        let x = self.prelu3.forward(self.conv3.forward(x));
+        let x = self.pool3.forward(x); // 8 -> 4
+        let x = self.prelu4.forward(self.conv4.forward(x)); // [n, 128, 3, 3]
+        let x = self.prelu5.forward(self.dense5.forward(flatten_whc(x)));
+        let prob = softmax(self.dense6_1.forward(x.clone()), 1);
+        let reg = self.dense6_2.forward(x.clone());
+        let landmarks = self.dense6_3.forward(x);
+        ONetOutput { reg, landmarks, prob }
+    }
+}
+
+impl TorchParams for ONet {
+    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
+        self.conv1.visit_torch(&join(prefix, "conv1"), v);
+        self.prelu1.visit_torch(&join(prefix, "prelu1"), v);
+        self.conv2.visit_torch(&join(prefix, "conv2"), v);
+        self.prelu2.visit_torch(&join(prefix, "prelu2"), v);
+        self.conv3.visit_torch(&join(prefix, "conv3"), v);
+        self.prelu3.visit_torch(&join(prefix, "prelu3"), v);
+        self.conv4.visit_torch(&join(prefix, "conv4"), v);
+        self.prelu4.visit_torch(&join(prefix, "prelu4"), v);
+        self.dense5.visit_torch(&join(prefix, "dense5"), v);
+        self.prelu5.visit_torch(&join(prefix, "prelu5"), v);
+        self.dense6_1.visit_torch(&join(prefix, "dense6_1"), v);
+        self.dense6_2.visit_torch(&join(prefix, "dense6_2"), v);
+        self.dense6_3.visit_torch(&join(prefix, "dense6_3"), v);
+    }
+}
