@@ -2,9 +2,12 @@
 //! "End2End Occluded Face Recognition by Masking Corrupted Features", TPAMI 2021).
 
 pub mod align;
+pub mod assets;
 pub mod checkpoint;
 pub mod cli;
 pub mod device;
+pub mod eval;
+pub mod face;
 pub mod model;
 pub mod mtcnn;
 pub mod patterns;

@@ -60,3 +60,59 @@ fn convert_writes_a_record_and_reads_it_back() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("error: ") && err.contains("garbage.pth"), "{err}");
 }
+
+fn lfw(name: &str, n: u32) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/lfw-view1/images")
+        .join(name)
+        .join(format!("{name}_{n:04}.jpg"))
+}
+
+#[test]
+fn verify_tells_same_from_different_people() {
+    let out = maskscope()
+        .args(["--device", "cpu", "verify"])
+        .arg(lfw("Aaron_Peirsol", 1))
+        .arg(lfw("Aaron_Peirsol", 2))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("same person"), "{text}");
+    let out = maskscope()
+        .args(["--device", "cpu", "verify"])
+        .arg(lfw("Aaron_Peirsol", 1))
+        .arg(lfw("Abdullah", 1))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("different people"), "{text}");
+}
+
+#[test]
+fn a_photo_without_a_face_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let blank = dir.path().join("wall.png");
+    image::RgbImage::from_pixel(200, 160, image::Rgb([128, 128, 128])).save(&blank).unwrap();
+    let out = maskscope().args(["--device", "cpu", "embed"]).arg(&blank).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("wall.png") && err.contains("no face found"), "{err}");
+}
+
+#[test]
+fn eval_pairs_scores_a_small_pairs_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pairs = dir.path().join("pairs.txt");
+    std::fs::write(&pairs, "2\nAaron_Peirsol\t1\t2\nAaron_Peirsol\t1\tAbdullah\t1\n").unwrap();
+    let root = lfw("Aaron_Peirsol", 1).parent().unwrap().parent().unwrap().to_path_buf();
+    let out = maskscope().args(["--device", "cpu", "eval-pairs", "--pairs"]).arg(&pairs).arg("--images").arg(&root).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("accuracy: 100.00%"), "{text}");
+    assert!(text.contains("photos without a face: 0 of 3"), "{text}");
+    std::fs::write(&pairs, "2\nAaron_Peirsol\t1\n").unwrap();
+    let out = maskscope().args(["eval-pairs", "--pairs"]).arg(&pairs).arg("--images").arg(&root).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pairs.txt:2"), "{err}");
+}

@@ -4,11 +4,15 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use super::Cli;
+use crate::checkpoint::mobilefacenet_tfjs::mobilefacenet_from_tfjs;
+use crate::checkpoint::tfjs::TfjsGraph;
 use crate::checkpoint::{self, FileFormat, StateDict, record, torch_tensors};
+use crate::face::Embedder;
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// The checkpoint: official FROM `.pth.tar`, a bare state dict `.pth`, or `.safetensors`.
+    /// The checkpoint: official FROM `.pth.tar`, a bare state dict `.pth`, `.safetensors`, or
+    /// the MobileFaceNet TF.js `model.json`.
     pub input: PathBuf,
     /// Where to write the maskscope record (burnpack).
     #[arg(short, long)]
@@ -17,6 +21,9 @@ pub struct ConvertArgs {
 
 pub fn run(cli: &Cli, args: &ConvertArgs) -> anyhow::Result<()> {
     let device = cli.compute_device()?.device;
+    if args.input.extension().is_some_and(|e| e == "json") {
+        return convert_tfjs(args, &device);
+    }
     let loaded = checkpoint::load_from_net(&args.input, &device)?;
     if loaded.format == FileFormat::Burnpack {
         bail!("{} is already a maskscope record", args.input.display());
@@ -58,5 +65,26 @@ pub fn run(cli: &Cli, args: &ConvertArgs) -> anyhow::Result<()> {
         compared += 1;
     }
     println!("wrote {} and read it back: {compared} tensors identical", args.output.display());
+    Ok(())
+}
+
+/// MobileFaceNet from its TF.js graph: written as a record, read back, and checked to give the
+/// same embeddings as the freshly converted network.
+fn convert_tfjs(args: &ConvertArgs, device: &burn::tensor::Device) -> anyhow::Result<()> {
+    use burn::tensor::{Distribution, Tensor};
+
+    let graph = TfjsGraph::read(&args.input)?;
+    let (net, applied) = mobilefacenet_from_tfjs(&graph, device)?;
+    println!("read {applied} tensors of MobileFaceNet from {}", args.input.display());
+    Embedder::save(&net, &args.output)?;
+    let reloaded = Embedder::load(&args.output, device)?;
+    let probe = Tensor::<4>::random([2, 3, 112, 112], Distribution::Uniform(-1.0, 1.0), device);
+    let a = net.forward(probe.clone()).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let b = reloaded.net.forward(probe).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    if worst > 1e-5 {
+        bail!("the record gives different embeddings (max difference {worst:e})");
+    }
+    println!("wrote {} and read it back: embeddings agree (max difference {worst:.1e})", args.output.display());
     Ok(())
 }

@@ -3,8 +3,11 @@
 
 mod bench;
 mod convert;
+mod eval_pairs;
+mod faces;
 mod info;
 mod patterns;
+mod progress;
 
 use clap::{Parser, Subcommand};
 
@@ -25,8 +28,15 @@ pub struct Cli {
 pub enum Command {
     /// Show the version, the build's backends and the device that would be used.
     Info(info::InfoArgs),
-    /// Convert a PyTorch (.pth.tar/.pth) or safetensors FROM checkpoint to a maskscope record.
+    /// Convert a checkpoint to a maskscope record: a PyTorch (.pth.tar/.pth) or safetensors FROM
+    /// network, or the MobileFaceNet TF.js graph (model.json).
     Convert(convert::ConvertArgs),
+    /// Detect, align and embed faces; one JSON line per photo.
+    Embed(faces::EmbedArgs),
+    /// Cosine similarity of the faces in two photos, and the same/different verdict.
+    Verify(faces::VerifyArgs),
+    /// Verification accuracy on an LFW-style pairs file.
+    EvalPairs(eval_pairs::EvalPairsArgs),
     /// List the proximate occlusion patterns of a grid.
     Patterns(patterns::PatternsArgs),
     /// Time the FROM network's forward pass.
@@ -45,6 +55,9 @@ pub fn run() -> anyhow::Result<()> {
     match &cli.command {
         Command::Info(args) => info::run(&cli, args),
         Command::Convert(args) => convert::run(&cli, args),
+        Command::Embed(args) => faces::embed(&cli, args),
+        Command::Verify(args) => faces::verify(&cli, args),
+        Command::EvalPairs(args) => eval_pairs::run(&cli, args),
         Command::Patterns(args) => patterns::run(args),
         Command::Bench(args) => bench::run(&cli, args),
     }

@@ -1,0 +1,83 @@
+//! `embed` and `verify`: photos in, embeddings and similarities out.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::Cli;
+use crate::assets;
+use crate::face::embedder::{EMBEDDER_TEMPLATE, cosine};
+use crate::face::{Embedder, FaceFinder};
+
+/// Cosine above which two faces are called the same person by default (chosen on LFW View 1
+/// pairsDevTrain; `eval-pairs` prints the best threshold for other data).
+pub const DEFAULT_THRESHOLD: f32 = 0.395;
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Face embedder record (default: the bundled MobileFaceNet).
+    #[arg(long)]
+    pub embedder: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    pub fn load(&self, cli: &Cli) -> anyhow::Result<(FaceFinder, Embedder)> {
+        let device = cli.compute_device()?.device;
+        let record = self.embedder.clone().unwrap_or_else(assets::mobilefacenet_record);
+        let embedder = Embedder::load(&record, &device)
+            .with_context(|| format!("loading the face embedder (convert it with `maskscope convert {}`)", "../shared/models/mobilefacenet/mobilefacenet.json -o assets/mobilefacenet.bpk"))?;
+        let finder = FaceFinder::load(&assets::mtcnn_dir(), EMBEDDER_TEMPLATE, &device)?;
+        Ok((finder, embedder))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Photos to embed.
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+pub fn embed(cli: &Cli, args: &EmbedArgs) -> anyhow::Result<()> {
+    let (finder, embedder) = args.model.load(cli)?;
+    for path in &args.images {
+        let face = finder.find_in_file(path)?;
+        let embedding = embedder.embed(&[&face.aligned.image])?.remove(0);
+        let detection = face.detection.expect("detected");
+        let line = serde_json::json!({
+            "image": path,
+            "faces_in_photo": face.faces_in_photo,
+            "box": detection.bbox,
+            "score": detection.score,
+            "landmarks": detection.landmarks,
+            "embedding": embedding,
+        });
+        println!("{line}");
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    pub a: PathBuf,
+    pub b: PathBuf,
+    /// Cosine similarity above which the faces are called the same person.
+    #[arg(long, default_value_t = DEFAULT_THRESHOLD)]
+    pub threshold: f32,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+pub fn verify(cli: &Cli, args: &VerifyArgs) -> anyhow::Result<()> {
+    let (finder, embedder) = args.model.load(cli)?;
+    let a = finder.find_in_file(&args.a)?;
+    let b = finder.find_in_file(&args.b)?;
+    let e = embedder.embed(&[&a.aligned.image, &b.aligned.image])?;
+    let similarity = cosine(&e[0], &e[1]);
+    let verdict = if similarity > args.threshold { "same person" } else { "different people" };
+    println!("cosine similarity {similarity:.4} (threshold {:.3}): {verdict}", args.threshold);
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! Evaluation protocols and metrics. Parsing and metrics are pure Rust, no tensors.
+
+pub mod pairs;
+pub mod verification;

@@ -1,0 +1,92 @@
+//! The bundled face embedder: MobileFaceNet from a maskscope record.
+
+use std::path::Path;
+
+use burn::store::burn_pack::Reader;
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::{Device, Tensor, TensorData};
+use image::RgbImage;
+
+use crate::align::FaceTemplate;
+use crate::model::mobilefacenet::{MobileFaceNet, MobileFaceNetConfig, normalize_mobilefacenet};
+
+const ARCHITECTURE_KEY: &str = "maskscope.architecture";
+const MOBILEFACENET: &str = "mobilefacenet";
+/// Aligned faces per forward pass: large enough to keep the CPU busy, small enough for memory.
+pub const EMBED_BATCH: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedderError {
+    #[error("{path}: {message}")]
+    Record { path: String, message: String },
+    #[error("face {index} is {width}x{height}, the embedder needs 112x112")]
+    WrongSize { index: usize, width: u32, height: u32 },
+    #[error("reading embeddings from the device failed: {0}")]
+    Readback(String),
+}
+
+pub struct Embedder {
+    pub net: MobileFaceNet,
+    pub device: Device,
+}
+
+/// The crop MobileFaceNet was trained on.
+pub const EMBEDDER_TEMPLATE: FaceTemplate = FaceTemplate::Arc112x112;
+
+impl Embedder {
+    pub fn save(net: &MobileFaceNet, path: &Path) -> Result<(), EmbedderError> {
+        let err = |e: String| EmbedderError::Record { path: path.display().to_string(), message: e };
+        let mut store = BurnpackStore::from_file(path).auto_extension(false).overwrite(true).metadata(ARCHITECTURE_KEY, MOBILEFACENET);
+        net.save_into(&mut store).map_err(|e| err(e.to_string()))
+    }
+
+    pub fn load(path: &Path, device: &Device) -> Result<Self, EmbedderError> {
+        let err = |e: String| EmbedderError::Record { path: path.display().to_string(), message: e };
+        let reader = Reader::from_file(path).map_err(|e| err(e.to_string()))?;
+        if reader.metadata().get(ARCHITECTURE_KEY).map(String::as_str) != Some(MOBILEFACENET) {
+            return Err(err("not a maskscope MobileFaceNet record".into()));
+        }
+        let mut net = MobileFaceNetConfig::new().init(device);
+        let result = net.load_from(&mut BurnpackStore::from_file(path).auto_extension(false)).map_err(|e| err(e.to_string()))?;
+        if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
+            return Err(err(format!(
+                "record does not fit the network: {} missing, {} unused, {} errors",
+                result.missing.len(),
+                result.unused.len(),
+                result.errors.len()
+            )));
+        }
+        Ok(Self { net, device: device.clone() })
+    }
+
+    /// L2-normalised embeddings of 112x112 aligned faces, in batches.
+    pub fn embed(&self, faces: &[&RgbImage]) -> Result<Vec<Vec<f32>>, EmbedderError> {
+        let mut out = Vec::with_capacity(faces.len());
+        for (chunk_index, chunk) in faces.chunks(EMBED_BATCH).enumerate() {
+            let mut pixels = Vec::with_capacity(chunk.len() * 3 * 112 * 112);
+            for (i, face) in chunk.iter().enumerate() {
+                if face.dimensions() != (112, 112) {
+                    let (width, height) = face.dimensions();
+                    return Err(EmbedderError::WrongSize { index: chunk_index * EMBED_BATCH + i, width, height });
+                }
+                for c in 0..3 {
+                    pixels.extend(face.pixels().map(|p| f32::from(p.0[c])));
+                }
+            }
+            let input = Tensor::<4>::from_data(TensorData::new(pixels, [chunk.len(), 3, 112, 112]), &self.device);
+            let embeddings = self.net.forward(normalize_mobilefacenet(input));
+            let dim = embeddings.dims()[1];
+            let values = embeddings.into_data().try_to_vec::<f32>().map_err(|e| EmbedderError::Readback(format!("{e:?}")))?;
+            out.extend(values.chunks(dim).map(<[f32]>::to_vec));
+        }
+        Ok(out)
+    }
+}
+
+/// Cosine similarity of two vectors (0 when either is zero).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na * nb) }
+}

@@ -1,0 +1,70 @@
+//! From a photo to a face embedding: decode, detect (MTCNN), align to a template, embed.
+
+pub mod embedder;
+pub mod image_io;
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use image::RgbImage;
+
+use crate::align::{self, AlignedFace, FaceTemplate, Point};
+use crate::mtcnn::{Detection, Mtcnn, MtcnnError};
+
+pub use embedder::{Embedder, EmbedderError};
+pub use image_io::{ImageError, read_rgb};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FaceError {
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Detector(#[from] MtcnnError),
+    #[error("{0}: no face found (give the five landmarks by hand with --landmarks)")]
+    NoFace(PathBuf),
+    #[error("{path}: cannot align: {message}")]
+    Align { path: PathBuf, message: String },
+}
+
+/// A face found in a photo, aligned for the embedder.
+#[derive(Debug, Clone)]
+pub struct FoundFace {
+    pub aligned: AlignedFace,
+    /// The detection used (the largest face); `None` when landmarks were given by hand.
+    pub detection: Option<Detection>,
+    /// How many faces the detector found in the photo.
+    pub faces_in_photo: usize,
+}
+
+/// MTCNN plus alignment to one template.
+pub struct FaceFinder {
+    pub detector: Mtcnn,
+    pub template: FaceTemplate,
+}
+
+impl FaceFinder {
+    pub fn load(mtcnn_dir: &Path, template: FaceTemplate, device: &Device) -> Result<Self, FaceError> {
+        Ok(Self { detector: Mtcnn::load(mtcnn_dir, device)?, template })
+    }
+
+    /// Detects the faces of `image` and aligns the largest.
+    pub fn find(&self, image: &RgbImage, source: &Path) -> Result<FoundFace, FaceError> {
+        let detections = self.detector.detect(image)?;
+        let largest = *detections.first().ok_or_else(|| FaceError::NoFace(source.to_path_buf()))?;
+        let landmarks = largest.landmarks.map(|[x, y]| [f64::from(x), f64::from(y)]);
+        let aligned = self.align_to(image, &landmarks, source)?;
+        Ok(FoundFace { aligned, detection: Some(largest), faces_in_photo: detections.len() })
+    }
+
+    /// Aligns with landmarks given by the caller (eyes, nose tip, mouth corners).
+    pub fn align_to(&self, image: &RgbImage, landmarks: &[Point; 5], source: &Path) -> Result<AlignedFace, FaceError> {
+        align::align(image, landmarks, self.template)
+            .map_err(|e| FaceError::Align { path: source.to_path_buf(), message: e.to_string() })
+    }
+
+    /// Reads, detects and aligns the photo at `path`.
+    pub fn find_in_file(&self, path: &Path) -> Result<FoundFace, FaceError> {
+        let image = read_rgb(path)?;
+        self.find(&image, path)
+    }
+}
