@@ -8,7 +8,7 @@ use clap::Args;
 use super::Cli;
 use crate::assets;
 use crate::face::embedder::{EMBEDDER_TEMPLATE, cosine};
-use crate::face::{Embedder, FaceFinder};
+use crate::face::{Embedder, FaceFinder, FacePick};
 
 /// Cosine above which two faces are called the same person by default (chosen on LFW View 1
 /// pairsDevTrain; `eval-pairs` prints the best threshold for other data).
@@ -19,6 +19,9 @@ pub struct ModelArgs {
     /// Face embedder record (default: the bundled MobileFaceNet).
     #[arg(long)]
     pub embedder: Option<PathBuf>,
+    /// Which face to use when a photo shows several.
+    #[arg(long, value_enum, default_value = "largest")]
+    pub face: FacePick,
 }
 
 impl ModelArgs {
@@ -27,7 +30,8 @@ impl ModelArgs {
         let record = self.embedder.clone().unwrap_or_else(assets::mobilefacenet_record);
         let embedder = Embedder::load(&record, &device)
             .with_context(|| format!("loading the face embedder (convert it with `maskscope convert {}`)", "../shared/models/mobilefacenet/mobilefacenet.json -o assets/mobilefacenet.bpk"))?;
-        let finder = FaceFinder::load(&assets::mtcnn_dir(), EMBEDDER_TEMPLATE, &device)?;
+        let mut finder = FaceFinder::load(&assets::mtcnn_dir(), EMBEDDER_TEMPLATE, &device)?;
+        finder.pick = self.face;
         Ok((finder, embedder))
     }
 }

@@ -36,24 +36,47 @@ pub struct FoundFace {
     pub faces_in_photo: usize,
 }
 
+/// Which face of a photo with several to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum FacePick {
+    /// The largest box.
+    #[default]
+    Largest,
+    /// The box whose centre is nearest the photo's centre (LFW's labelled person is centred).
+    Central,
+}
+
 /// MTCNN plus alignment to one template.
 pub struct FaceFinder {
     pub detector: Mtcnn,
     pub template: FaceTemplate,
+    pub pick: FacePick,
 }
 
 impl FaceFinder {
     pub fn load(mtcnn_dir: &Path, template: FaceTemplate, device: &Device) -> Result<Self, FaceError> {
-        Ok(Self { detector: Mtcnn::load(mtcnn_dir, device)?, template })
+        Ok(Self { detector: Mtcnn::load(mtcnn_dir, device)?, template, pick: FacePick::default() })
     }
 
-    /// Detects the faces of `image` and aligns the largest.
+    /// Detects the faces of `image` and aligns the one `pick` chooses.
     pub fn find(&self, image: &RgbImage, source: &Path) -> Result<FoundFace, FaceError> {
         let detections = self.detector.detect(image)?;
-        let largest = *detections.first().ok_or_else(|| FaceError::NoFace(source.to_path_buf()))?;
-        let landmarks = largest.landmarks.map(|[x, y]| [f64::from(x), f64::from(y)]);
+        let chosen = match self.pick {
+            // The detector returns the largest first.
+            FacePick::Largest => detections.first(),
+            FacePick::Central => {
+                let (cx, cy) = (image.width() as f32 / 2.0, image.height() as f32 / 2.0);
+                let distance = |d: &Detection| {
+                    let [x1, y1, x2, y2] = d.bbox;
+                    ((x1 + x2) / 2.0 - cx).hypot((y1 + y2) / 2.0 - cy)
+                };
+                detections.iter().min_by(|a, b| distance(a).total_cmp(&distance(b)))
+            }
+        };
+        let chosen = *chosen.ok_or_else(|| FaceError::NoFace(source.to_path_buf()))?;
+        let landmarks = chosen.landmarks.map(|[x, y]| [f64::from(x), f64::from(y)]);
         let aligned = self.align_to(image, &landmarks, source)?;
-        Ok(FoundFace { aligned, detection: Some(largest), faces_in_photo: detections.len() })
+        Ok(FoundFace { aligned, detection: Some(chosen), faces_in_photo: detections.len() })
     }
 
     /// Aligns with landmarks given by the caller (eyes, nose tip, mouth corners).

@@ -1,0 +1,75 @@
+//! Photos in any format the `image` crate reads come out upright, 8-bit RGB.
+
+use image::{DynamicImage, GrayImage, ImageBuffer, Luma, Rgb, RgbImage, Rgba, RgbaImage};
+use maskscope::face::{ImageError, read_rgb};
+
+/// A JPEG with an EXIF APP1 segment whose Orientation tag is `orientation`.
+fn jpeg_with_orientation(image: &RgbImage, orientation: u16) -> Vec<u8> {
+    let mut jpeg = Vec::new();
+    image.write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+    // TIFF header (little endian), one IFD entry: tag 0x0112 SHORT count 1 value, no next IFD.
+    let mut tiff = b"II*\0\x08\0\0\0".to_vec();
+    tiff.extend([1, 0]);
+    tiff.extend([0x12, 0x01, 3, 0, 1, 0, 0, 0]);
+    tiff.extend(orientation.to_le_bytes());
+    tiff.extend([0, 0, 0, 0, 0, 0]);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend(tiff);
+    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    out.extend(((app1.len() + 2) as u16).to_be_bytes());
+    out.extend(app1);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+#[test]
+fn exif_rotated_jpeg_is_turned_upright() {
+    let dir = tempfile::tempdir().unwrap();
+    // 40 wide, 20 high, left half red: stored sideways with "rotate 90 clockwise to view".
+    let stored = RgbImage::from_fn(40, 20, |x, _| if x < 20 { Rgb([250, 0, 0]) } else { Rgb([0, 0, 250]) });
+    let path = dir.path().join("phone.jpg");
+    std::fs::write(&path, jpeg_with_orientation(&stored, 6)).unwrap();
+    let upright = read_rgb(&path).unwrap();
+    assert_eq!(upright.dimensions(), (20, 40));
+    // After a clockwise turn the stored left half is on top.
+    assert!(upright.get_pixel(10, 5).0[0] > 200, "{:?}", upright.get_pixel(10, 5));
+    assert!(upright.get_pixel(10, 35).0[2] > 200, "{:?}", upright.get_pixel(10, 35));
+}
+
+#[test]
+fn grey_sixteen_bit_rgba_and_other_formats_become_rgb() {
+    let dir = tempfile::tempdir().unwrap();
+    let grey = DynamicImage::ImageLuma8(GrayImage::from_pixel(8, 6, Luma([90])));
+    let deep: ImageBuffer<Rgb<u16>, Vec<u16>> = ImageBuffer::from_pixel(8, 6, Rgb([65535, 0, 32768]));
+    let rgba = DynamicImage::ImageRgba8(RgbaImage::from_pixel(8, 6, Rgba([10, 20, 30, 128])));
+    let cases: Vec<(&str, DynamicImage, [u8; 3])> = vec![
+        ("grey.png", grey.clone(), [90, 90, 90]),
+        ("deep.png", DynamicImage::ImageRgb16(deep), [255, 0, 128]),
+        ("alpha.png", rgba.clone(), [10, 20, 30]),
+        ("grey.bmp", grey, [90, 90, 90]),
+        ("alpha.webp", rgba.clone(), [10, 20, 30]),
+        ("frame.gif", rgba, [10, 20, 30]),
+    ];
+    for (name, image, expected) in cases {
+        let path = dir.path().join(name);
+        image.save(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let rgb = read_rgb(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(rgb.dimensions(), (8, 6), "{name}");
+        let got = rgb.get_pixel(3, 3).0;
+        for c in 0..3 {
+            assert!((got[c] as i32 - expected[c] as i32).abs() <= 2, "{name}: {got:?} vs {expected:?}");
+        }
+    }
+}
+
+#[test]
+fn undecodable_and_missing_files_name_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.jpg");
+    std::fs::write(&broken, [0xFF, 0xD8, 0xFF, 0x00, 1, 2, 3]).unwrap();
+    let err = read_rgb(&broken).unwrap_err();
+    assert!(matches!(err, ImageError::Decode { .. }), "{err}");
+    assert!(err.to_string().contains("broken.jpg"), "{err}");
+    let err = read_rgb(&dir.path().join("absent.png")).unwrap_err();
+    assert!(err.to_string().contains("absent.png"), "{err}");
+}
