@@ -12,7 +12,7 @@ use super::progress::Progress;
 use crate::eval::pairs::{ImagePair, read_pairs};
 use crate::eval::verification::{accuracy_at, best_threshold};
 use crate::face::embedder::cosine;
-use crate::face::{Embedder, FaceError, FaceFinder};
+use crate::face::{Embedder, FaceError, FaceFinder, FacePick};
 
 #[derive(Debug, Args)]
 pub struct EvalPairsArgs {
@@ -74,7 +74,9 @@ fn score(pairs: &[ImagePair], finder: &FaceFinder, embedder: &Embedder, no_face:
 }
 
 pub fn run(cli: &Cli, args: &EvalPairsArgs) -> anyhow::Result<()> {
-    let (finder, embedder) = args.model.load(cli)?;
+    // In LFW-style pairs the labelled person is centred; a larger face in the background is
+    // someone else (on View 1 pairsDevTest: 99.30% central vs 96.20% largest).
+    let (finder, embedder) = args.model.load(cli, FacePick::Central)?;
     let pairs = read_pairs(&args.pairs, &args.images)?;
     let mut no_face = BTreeMap::new();
     let test = score(&pairs, &finder, &embedder, &mut no_face).context("scoring the pairs")?;

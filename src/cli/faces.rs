@@ -19,19 +19,20 @@ pub struct ModelArgs {
     /// Face embedder record (default: the bundled MobileFaceNet).
     #[arg(long)]
     pub embedder: Option<PathBuf>,
-    /// Which face to use when a photo shows several.
-    #[arg(long, value_enum, default_value = "largest")]
-    pub face: FacePick,
+    /// Which face to use when a photo shows several (default: the largest; for `eval-pairs`
+    /// the central one, where LFW-style datasets put the labelled person).
+    #[arg(long, value_enum)]
+    pub face: Option<FacePick>,
 }
 
 impl ModelArgs {
-    pub fn load(&self, cli: &Cli) -> anyhow::Result<(FaceFinder, Embedder)> {
+    pub fn load(&self, cli: &Cli, default_pick: FacePick) -> anyhow::Result<(FaceFinder, Embedder)> {
         let device = cli.compute_device()?.device;
         let record = self.embedder.clone().unwrap_or_else(assets::mobilefacenet_record);
         let embedder = Embedder::load(&record, &device)
             .with_context(|| format!("loading the face embedder (convert it with `maskscope convert {}`)", "../shared/models/mobilefacenet/mobilefacenet.json -o assets/mobilefacenet.bpk"))?;
         let mut finder = FaceFinder::load(&assets::mtcnn_dir(), EMBEDDER_TEMPLATE, &device)?;
-        finder.pick = self.face;
+        finder.pick = self.face.unwrap_or(default_pick);
         Ok((finder, embedder))
     }
 }
@@ -46,7 +47,7 @@ pub struct EmbedArgs {
 }
 
 pub fn embed(cli: &Cli, args: &EmbedArgs) -> anyhow::Result<()> {
-    let (finder, embedder) = args.model.load(cli)?;
+    let (finder, embedder) = args.model.load(cli, FacePick::Largest)?;
     for path in &args.images {
         let face = finder.find_in_file(path)?;
         let embedding = embedder.embed(&[&face.aligned.image])?.remove(0);
@@ -76,7 +77,7 @@ pub struct VerifyArgs {
 }
 
 pub fn verify(cli: &Cli, args: &VerifyArgs) -> anyhow::Result<()> {
-    let (finder, embedder) = args.model.load(cli)?;
+    let (finder, embedder) = args.model.load(cli, FacePick::Largest)?;
     let a = finder.find_in_file(&args.a)?;
     let b = finder.find_in_file(&args.b)?;
     let e = embedder.embed(&[&a.aligned.image, &b.aligned.image])?;
