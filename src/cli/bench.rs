@@ -15,6 +15,9 @@ use crate::model::{FromNet, FromNetConfig, normalize_pixels};
 pub enum BenchTarget {
     /// The full LResNet50E-IR-FROM forward pass (all four outputs).
     From,
+    /// The face front end: MTCNN on a 250x250 LFW photo, and the bundled MobileFaceNet embedding
+    /// aligned faces at each `--batch`.
+    Faces,
 }
 
 #[derive(Debug, Args)]
@@ -38,8 +41,58 @@ pub fn median(mut samples: Vec<Duration>) -> Duration {
     if n % 2 == 1 { samples[n / 2] } else { (samples[n / 2 - 1] + samples[n / 2]) / 2 }
 }
 
+/// Median, min and max of `runs` timings of `f` after one warm-up call.
+fn time_runs(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<(Duration, Duration, Duration)> {
+    f()?;
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        f()?;
+        samples.push(start.elapsed());
+    }
+    let (min, max) = (*samples.iter().min().unwrap(), *samples.iter().max().unwrap());
+    Ok((median(samples), min, max))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn bench_faces(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
+    use crate::face::{Embedder, FaceFinder, read_rgb};
+    use crate::face::embedder::EMBEDDER_TEMPLATE;
+
+    let picked = cli.compute_device()?;
+    let device = picked.device;
+    let finder = FaceFinder::load(&crate::assets::mtcnn_dir(), EMBEDDER_TEMPLATE, &device)?;
+    let embedder = Embedder::load(&crate::assets::mobilefacenet_record(), &device)?;
+    let photo_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mobilefacenet/faces/AJ_Cook_0001.png");
+    let face = read_rgb(&photo_path)?;
+    // A 250x250 photo like LFW's: the aligned face pasted into a larger grey frame.
+    let mut photo = image::RgbImage::from_pixel(250, 250, image::Rgb([120, 120, 120]));
+    image::imageops::overlay(&mut photo, &face, 69, 69);
+    println!("face front end on {}", picked.info.short());
+    let (med, min, max) = time_runs(args.runs, || {
+        finder.find(&photo, &photo_path)?;
+        Ok(())
+    })?;
+    println!("MTCNN + align, 250x250: median {:.1} ms (min {:.1}, max {:.1})", ms(med), ms(min), ms(max));
+    for &batch in &args.batch {
+        let faces: Vec<&image::RgbImage> = std::iter::repeat_n(&face, batch).collect();
+        let (med, min, max) = time_runs(args.runs, || {
+            embedder.embed(&faces)?;
+            Ok(())
+        })?;
+        println!("MobileFaceNet embed, batch {batch}: median {:.1} ms (min {:.1}, max {:.1}), {:.1} faces/s", ms(med), ms(min), ms(max), batch as f64 / med.as_secs_f64());
+    }
+    Ok(())
+}
+
 pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
+    if let BenchTarget::Faces = args.target {
+        return bench_faces(cli, args);
+    }
     let picked = cli.compute_device()?;
     let device = picked.device;
     let (net, config): (FromNet, FromNetConfig) = match &args.model {
