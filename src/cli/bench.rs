@@ -111,24 +111,19 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     for &batch in &args.batch {
         anyhow::ensure!(batch > 0, "batch sizes must be at least 1");
         let input = Tensor::<4>::random([batch, 3, h, w], Distribution::Uniform(0.0, 255.0), &device);
-        let time_once = || {
-            let start = Instant::now();
+        let (med, min, max) = time_runs(args.runs, || {
             let out = net.forward(normalize_pixels(input.clone()));
             // Reading the results back waits for the device to finish.
             let _ = out.masked_embedding.into_data();
             let _ = out.pattern_logits.into_data();
             let _ = out.unmasked_embedding.into_data();
-            start.elapsed()
-        };
-        time_once();
-        let samples: Vec<Duration> = (0..args.runs).map(|_| time_once()).collect();
-        let (min, max) = (*samples.iter().min().unwrap(), *samples.iter().max().unwrap());
-        let med = median(samples);
+            Ok(())
+        })?;
         println!(
             "{batch:>6} {:>10.1}ms {:>10.1}ms {:>10.1}ms {:>14.1}",
-            med.as_secs_f64() * 1e3,
-            min.as_secs_f64() * 1e3,
-            max.as_secs_f64() * 1e3,
+            ms(med),
+            ms(min),
+            ms(max),
             batch as f64 / med.as_secs_f64()
         );
     }
