@@ -1,6 +1,7 @@
-//! burn's own record format (burnpack) for fast start-up: the weights plus the configuration that
-//! rebuilds the network, in one file.
+//! burn's own record format (burnpack) for fast start-up: a module's weights tagged with its
+//! architecture, plus (for FROM) the configuration that rebuilds the network, in one file.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::store::burn_pack::Reader;
@@ -17,30 +18,65 @@ const CONFIG_KEY: &str = "maskscope.config";
 const ARCHITECTURE_KEY: &str = "maskscope.architecture";
 const FROM_LRESNET: &str = "from-lresnet-e-ir";
 
-/// Writes `net` and its configuration to `path` (replacing any file there).
-pub fn save_from_net(net: &FromNet, config: &FromNetConfig, path: &Path) -> Result<(), CheckpointError> {
-    let config_json = serde_json::to_string(config).map_err(|e| CheckpointError::record(path, e))?;
+/// Writes any module to `path` as a burnpack record tagged with its architecture (replacing any
+/// file there); `metadata` adds further entries.
+pub fn save_module<M: ModuleSnapshot>(
+    module: &M,
+    path: &Path,
+    architecture: &str,
+    metadata: &[(&str, String)],
+) -> Result<(), CheckpointError> {
     let mut store = BurnpackStore::from_file(path)
         .auto_extension(false)
         .overwrite(true)
-        .metadata(ARCHITECTURE_KEY, FROM_LRESNET)
-        .metadata(CONFIG_KEY, config_json);
-    net.save_into(&mut store).map_err(|e| CheckpointError::record(path, e))
+        .metadata(ARCHITECTURE_KEY, architecture);
+    for (key, value) in metadata {
+        store = store.metadata(*key, value.clone());
+    }
+    module.save_into(&mut store).map_err(|e| CheckpointError::record(path, e))
+}
+
+/// The metadata of a record, after checking it holds `architecture`.
+pub fn read_metadata(path: &Path, architecture: &str) -> Result<BTreeMap<String, String>, CheckpointError> {
+    let reader = Reader::from_file(path).map_err(|e| CheckpointError::record(path, e))?;
+    let metadata = reader.metadata().clone();
+    match metadata.get(ARCHITECTURE_KEY) {
+        Some(found) if found == architecture => Ok(metadata),
+        other => Err(CheckpointError::record(
+            path,
+            format!("not a maskscope {architecture} record (architecture: {other:?})"),
+        )),
+    }
+}
+
+/// Loads a record into `module`; every tensor must be present and used.
+pub fn load_module<M: ModuleSnapshot>(module: &mut M, path: &Path) -> Result<(), CheckpointError> {
+    let mut store = BurnpackStore::from_file(path).auto_extension(false);
+    let result = module.load_from(&mut store).map_err(|e| CheckpointError::record(path, e))?;
+    if !result.errors.is_empty() {
+        let errors: Vec<String> = result.errors.iter().map(ToString::to_string).collect();
+        return Err(CheckpointError::record(path, errors.join("; ")));
+    }
+    let mismatch = KeyMismatch {
+        missing: result.missing.iter().map(|(key, _)| key.clone()).collect(),
+        unexpected: result.unused.clone(),
+        shape_mismatches: Vec::new(),
+    };
+    if !mismatch.is_empty() {
+        return Err(CheckpointError::Mismatch { path: path.to_path_buf(), mismatch: Box::new(mismatch) });
+    }
+    Ok(())
+}
+
+/// Writes `net` and its configuration to `path` (replacing any file there).
+pub fn save_from_net(net: &FromNet, config: &FromNetConfig, path: &Path) -> Result<(), CheckpointError> {
+    let config_json = serde_json::to_string(config).map_err(|e| CheckpointError::record(path, e))?;
+    save_module(net, path, FROM_LRESNET, &[(CONFIG_KEY, config_json)])
 }
 
 /// The configuration stored in a record.
 pub fn read_config(path: &Path) -> Result<FromNetConfig, CheckpointError> {
-    let reader = Reader::from_file(path).map_err(|e| CheckpointError::record(path, e))?;
-    let metadata = reader.metadata();
-    match metadata.get(ARCHITECTURE_KEY).map(String::as_str) {
-        Some(FROM_LRESNET) => {}
-        other => {
-            return Err(CheckpointError::record(
-                path,
-                format!("not a maskscope FROM record (architecture: {other:?})"),
-            ));
-        }
-    }
+    let metadata = read_metadata(path, FROM_LRESNET)?;
     let json = metadata
         .get(CONFIG_KEY)
         .ok_or_else(|| CheckpointError::record(path, format!("metadata key '{CONFIG_KEY}' is missing")))?;
@@ -54,19 +90,6 @@ pub fn read_config(path: &Path) -> Result<FromNetConfig, CheckpointError> {
 pub fn load_from_net(path: &Path, device: &Device) -> Result<(FromNet, FromNetConfig), CheckpointError> {
     let config = read_config(path)?;
     let mut net = config.init(device);
-    let mut store = BurnpackStore::from_file(path).auto_extension(false);
-    let result = net.load_from(&mut store).map_err(|e| CheckpointError::record(path, e))?;
-    let mismatch = KeyMismatch {
-        missing: result.missing.iter().map(|(key, _)| key.clone()).collect(),
-        unexpected: result.unused.clone(),
-        shape_mismatches: Vec::new(),
-    };
-    if !result.errors.is_empty() {
-        let errors: Vec<String> = result.errors.iter().map(ToString::to_string).collect();
-        return Err(CheckpointError::record(path, errors.join("; ")));
-    }
-    if !mismatch.is_empty() {
-        return Err(CheckpointError::Mismatch { path: path.to_path_buf(), mismatch: Box::new(mismatch) });
-    }
+    load_module(&mut net, path)?;
     Ok((net, config))
 }

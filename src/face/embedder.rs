@@ -2,23 +2,20 @@
 
 use std::path::Path;
 
-use burn::store::burn_pack::Reader;
-use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 
 use crate::align::FaceTemplate;
+use crate::checkpoint::{CheckpointError, record};
 use crate::model::mobilefacenet::{MobileFaceNet, MobileFaceNetConfig, normalize_mobilefacenet};
 
-const ARCHITECTURE_KEY: &str = "maskscope.architecture";
+/// Architecture tag of the embedder's record.
 const MOBILEFACENET: &str = "mobilefacenet";
 /// Aligned faces per forward pass: large enough to keep the CPU busy, small enough for memory.
 pub const EMBED_BATCH: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedderError {
-    #[error("{path}: {message}")]
-    Record { path: String, message: String },
     #[error("face {index} is {width}x{height}, the embedder needs 112x112")]
     WrongSize { index: usize, width: u32, height: u32 },
     #[error("reading embeddings from the device failed: {0}")]
@@ -34,28 +31,14 @@ pub struct Embedder {
 pub const EMBEDDER_TEMPLATE: FaceTemplate = FaceTemplate::Arc112x112;
 
 impl Embedder {
-    pub fn save(net: &MobileFaceNet, path: &Path) -> Result<(), EmbedderError> {
-        let err = |e: String| EmbedderError::Record { path: path.display().to_string(), message: e };
-        let mut store = BurnpackStore::from_file(path).auto_extension(false).overwrite(true).metadata(ARCHITECTURE_KEY, MOBILEFACENET);
-        net.save_into(&mut store).map_err(|e| err(e.to_string()))
+    pub fn save(net: &MobileFaceNet, path: &Path) -> Result<(), CheckpointError> {
+        record::save_module(net, path, MOBILEFACENET, &[])
     }
 
-    pub fn load(path: &Path, device: &Device) -> Result<Self, EmbedderError> {
-        let err = |e: String| EmbedderError::Record { path: path.display().to_string(), message: e };
-        let reader = Reader::from_file(path).map_err(|e| err(e.to_string()))?;
-        if reader.metadata().get(ARCHITECTURE_KEY).map(String::as_str) != Some(MOBILEFACENET) {
-            return Err(err("not a maskscope MobileFaceNet record".into()));
-        }
+    pub fn load(path: &Path, device: &Device) -> Result<Self, CheckpointError> {
+        record::read_metadata(path, MOBILEFACENET)?;
         let mut net = MobileFaceNetConfig::new().init(device);
-        let result = net.load_from(&mut BurnpackStore::from_file(path).auto_extension(false)).map_err(|e| err(e.to_string()))?;
-        if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
-            return Err(err(format!(
-                "record does not fit the network: {} missing, {} unused, {} errors",
-                result.missing.len(),
-                result.unused.len(),
-                result.errors.len()
-            )));
-        }
+        record::load_module(&mut net, path)?;
         Ok(Self { net, device: device.clone() })
     }
 
