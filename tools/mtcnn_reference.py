@@ -36,6 +36,13 @@ unit.safetensors (float32 unless noted)
   (values already normalised, i.e. what (x - 127.5) * 0.0078125 produces).
   prob tensors are the softmax outputs (channel/column 1 = face).
 
+Pixels: by default PIL decodes the JPEGs (libjpeg-turbo). With ``--pixels DIR`` the
+detector instead sees the exact RGB that maskscope's own decoder (the ``image`` crate)
+produces, dumped by ``cargo run --example decode_rgb -- <lfw> <list> DIR`` as raw HWC uint8
+files named ``Name__Name_NNNN.jpg.rgb``; JPEG decoders differ by +-1 per pixel, which alone
+moves MTCNN landmarks by up to a few pixels, so the committed fixture compares detectors on
+identical pixels (``rgb_sha256`` is then the hash of those pixels, which the test checks).
+
 Requirements (CPU only):
   pip install torch==2.5.1 numpy safetensors pillow
   pip install --no-deps torchvision==0.20.1 facenet-pytorch==2.6.0
@@ -115,6 +122,9 @@ def main():
     ap.add_argument("--lfw", default=os.path.join(root, "..", "shared", "data", "lfw-view1", "images"))
     ap.add_argument("--out", default=os.path.join(root, "tests", "fixtures", "mtcnn"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--pixels", default=None,
+                    help="folder of raw RGB dumps from maskscope's decoder (see above)")
+    ap.add_argument("--list", default=None, help="write the chosen image paths here and stop")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
@@ -143,6 +153,10 @@ def main():
     paths = list_images(args.lfw)
     n = len(paths)
     chosen = [paths[(i * n) // N_IMAGES] for i in range(N_IMAGES)]
+    if args.list:
+        with open(args.list, "w") as f:
+            f.write("".join(rel + "\n" for rel in chosen))
+        return
 
     images = []
     total = 0
@@ -150,6 +164,9 @@ def main():
         img = Image.open(os.path.join(args.lfw, rel))
         mode = img.mode
         img = img.convert("RGB")
+        if args.pixels:
+            raw = np.fromfile(os.path.join(args.pixels, rel.replace("/", "__") + ".rgb"), dtype=np.uint8)
+            img = Image.fromarray(raw.reshape(img.height, img.width, 3), "RGB")
         rgb = np.asarray(img, dtype=np.uint8)
         for k in seen:
             seen[k].clear()
@@ -224,6 +241,8 @@ def main():
                                f"(N={n}); entries floor(i*N/{N_IMAGES}) for i in 0..{N_IMAGES}",
             "image_root": "../shared/data/lfw-view1/images",
             "torch_threads": args.threads,
+            "pixels": ("maskscope's decoder (image crate 0.25, zune-jpeg), via --pixels"
+                       if args.pixels else "PIL / libjpeg-turbo"),
         },
         "num_images": len(images),
         "num_faces": total,
