@@ -1,5 +1,5 @@
-//! Where the bundled models live: `$MASKSCOPE_ASSETS`, else `assets/` beside the executable,
-//! else the source checkout's `assets/` (for `cargo run`).
+//! Where the bundled models and occluders live: `$MASKSCOPE_ASSETS`, else `assets/` beside the
+//! executable, else the source checkout's `assets/` (for `cargo run`).
 
 use std::path::PathBuf;
 
@@ -8,6 +8,8 @@ pub const ASSETS_ENV: &str = "MASKSCOPE_ASSETS";
 pub const MOBILEFACENET_RECORD: &str = "mobilefacenet.bpk";
 /// Folder of the MTCNN weights.
 pub const MTCNN_DIR: &str = "mtcnn";
+/// Folder of the occluder library (`<class>/*.png`).
+pub const OCCLUDERS_DIR: &str = "occluders";
 
 pub fn assets_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os(ASSETS_ENV) {
@@ -27,4 +29,8 @@ pub fn mobilefacenet_record() -> PathBuf {
 
 pub fn mtcnn_dir() -> PathBuf {
     assets_dir().join(MTCNN_DIR)
+}
+
+pub fn occluders_dir() -> PathBuf {
+    assets_dir().join(OCCLUDERS_DIR)
 }

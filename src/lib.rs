@@ -10,4 +10,5 @@ pub mod eval;
 pub mod face;
 pub mod model;
 pub mod mtcnn;
+pub mod occlusion;
 pub mod patterns;
