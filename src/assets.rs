@@ -6,6 +6,8 @@ use std::path::PathBuf;
 pub const ASSETS_ENV: &str = "MASKSCOPE_ASSETS";
 /// The bundled face embedder (MobileFaceNet converted from the TF.js graph).
 pub const MOBILEFACENET_RECORD: &str = "mobilefacenet.bpk";
+/// The bundled default FROM model (heads trained by `maskscope train` on MobileFaceNet).
+pub const FROM_MODEL_RECORD: &str = "from_mobilefacenet.bpk";
 /// Folder of the MTCNN weights.
 pub const MTCNN_DIR: &str = "mtcnn";
 /// Folder of the occluder library (`<class>/*.png`).
@@ -25,6 +27,10 @@ pub fn assets_dir() -> PathBuf {
 
 pub fn mobilefacenet_record() -> PathBuf {
     assets_dir().join(MOBILEFACENET_RECORD)
+}
+
+pub fn from_model_record() -> PathBuf {
+    assets_dir().join(FROM_MODEL_RECORD)
 }
 
 pub fn mtcnn_dir() -> PathBuf {

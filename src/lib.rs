@@ -12,3 +12,4 @@ pub mod model;
 pub mod mtcnn;
 pub mod occlusion;
 pub mod patterns;
+pub mod train;

@@ -10,13 +10,18 @@ use burn::tensor::Device;
 
 use super::CheckpointError;
 use super::loader::KeyMismatch;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig};
 use crate::model::{FromNet, FromNetConfig};
 
 /// Metadata key holding the network configuration as JSON.
 const CONFIG_KEY: &str = "maskscope.config";
 /// Metadata key naming the architecture, so a record of another network is refused clearly.
 const ARCHITECTURE_KEY: &str = "maskscope.architecture";
-const FROM_LRESNET: &str = "from-lresnet-e-ir";
+pub const FROM_LRESNET: &str = "from-lresnet-e-ir";
+pub const FROM_MOBILEFACENET: &str = "from-mobilefacenet";
 
 /// Writes any module to `path` as a burnpack record tagged with its architecture (replacing any
 /// file there); `metadata` adds further entries.
@@ -70,18 +75,12 @@ pub fn load_module<M: ModuleSnapshot>(module: &mut M, path: &Path) -> Result<(),
 
 /// Writes `net` and its configuration to `path` (replacing any file there).
 pub fn save_from_net(net: &FromNet, config: &FromNetConfig, path: &Path) -> Result<(), CheckpointError> {
-    let config_json = serde_json::to_string(config).map_err(|e| CheckpointError::record(path, e))?;
-    save_module(net, path, FROM_LRESNET, &[(CONFIG_KEY, config_json)])
+    save_with_config(net, config, path, FROM_LRESNET)
 }
 
 /// The configuration stored in a record.
 pub fn read_config(path: &Path) -> Result<FromNetConfig, CheckpointError> {
-    let metadata = read_metadata(path, FROM_LRESNET)?;
-    let json = metadata
-        .get(CONFIG_KEY)
-        .ok_or_else(|| CheckpointError::record(path, format!("metadata key '{CONFIG_KEY}' is missing")))?;
-    let config: FromNetConfig =
-        serde_json::from_str(json).map_err(|e| CheckpointError::record(path, format!("{CONFIG_KEY}: {e}")))?;
+    let config: FromNetConfig = read_config_of(path, FROM_LRESNET)?;
     config.validate().map_err(|why| CheckpointError::record(path, why))?;
     Ok(config)
 }
@@ -92,4 +91,49 @@ pub fn load_from_net(path: &Path, device: &Device) -> Result<(FromNet, FromNetCo
     let mut net = config.init(device);
     load_module(&mut net, path)?;
     Ok((net, config))
+}
+
+/// Writes FROM-on-MobileFaceNet (backbone included) and its configuration to `path`.
+pub fn save_from_mobilefacenet(
+    net: &FromMobileFaceNet,
+    config: &FromMobileFaceNetConfig,
+    path: &Path,
+) -> Result<(), CheckpointError> {
+    save_with_config(net, config, path, FROM_MOBILEFACENET)
+}
+
+/// Loads a record written by [`save_from_mobilefacenet`].
+pub fn load_from_mobilefacenet(
+    path: &Path,
+    device: &Device,
+) -> Result<(FromMobileFaceNet, FromMobileFaceNetConfig), CheckpointError> {
+    let config: FromMobileFaceNetConfig = read_config_of(path, FROM_MOBILEFACENET)?;
+    config.validate().map_err(|why| CheckpointError::record(path, why))?;
+    let mut net = config.init(device);
+    load_module(&mut net, path)?;
+    Ok((net, config))
+}
+
+/// The architecture tag of a maskscope record (`None` for a burnpack file without one).
+pub fn architecture(path: &Path) -> Result<Option<String>, CheckpointError> {
+    let reader = Reader::from_file(path).map_err(|e| CheckpointError::record(path, e))?;
+    Ok(reader.metadata().get(ARCHITECTURE_KEY).cloned())
+}
+
+fn save_with_config<M: ModuleSnapshot, C: Serialize>(
+    module: &M,
+    config: &C,
+    path: &Path,
+    architecture: &str,
+) -> Result<(), CheckpointError> {
+    let config_json = serde_json::to_string(config).map_err(|e| CheckpointError::record(path, e))?;
+    save_module(module, path, architecture, &[(CONFIG_KEY, config_json)])
+}
+
+fn read_config_of<C: DeserializeOwned>(path: &Path, architecture: &str) -> Result<C, CheckpointError> {
+    let metadata = read_metadata(path, architecture)?;
+    let json = metadata
+        .get(CONFIG_KEY)
+        .ok_or_else(|| CheckpointError::record(path, format!("metadata key '{CONFIG_KEY}' is missing")))?;
+    serde_json::from_str(json).map_err(|e| CheckpointError::record(path, format!("{CONFIG_KEY}: {e}")))
 }

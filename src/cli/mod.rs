@@ -8,6 +8,7 @@ mod faces;
 mod info;
 mod patterns;
 mod progress;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +40,9 @@ pub enum Command {
     EvalPairs(eval_pairs::EvalPairsArgs),
     /// List the proximate occlusion patterns of a grid.
     Patterns(patterns::PatternsArgs),
+    /// Train FROM heads on the bundled MobileFaceNet (occlusion synthesis, CosFace/distillation
+    /// plus the pattern loss), with checkpoints, metrics.csv and --resume.
+    Train(train::TrainArgs),
     /// Time the FROM network's forward pass.
     Bench(bench::BenchArgs),
 }
@@ -59,6 +63,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Verify(args) => faces::verify(&cli, args),
         Command::EvalPairs(args) => eval_pairs::run(&cli, args),
         Command::Patterns(args) => patterns::run(args),
+        Command::Train(args) => train::run(&cli, args),
         Command::Bench(args) => bench::run(&cli, args),
     }
 }

@@ -1,6 +1,8 @@
 //! From a photo to a face embedding: decode, detect (MTCNN), align to a template, embed.
 
+pub mod cache;
 pub mod embedder;
+pub mod from_model;
 pub mod image_io;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! FROM's feature pyramid: lateral 1x1 convs and nearest x2 top-down merges from C5 to C3, then a
 //! 3x3 smoothing conv. Only the path to X3 is computed; the official checkpoint also holds
-//! `P5_2`, `P4_2`, `P6` and `P7_2` (a RetinaNet leftover), which are loaded but unused.
+//! `P5_2`, `P4_2`, `P6` and `P7_2` (a RetinaNet leftover), which are loaded but unused, so a
+//! network trained here leaves them out.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -15,16 +16,25 @@ pub struct FpnConfig {
     /// Channels of C3, C4, C5.
     pub in_channels: [usize; 3],
     pub channels: usize,
+    /// Whether to hold the official checkpoint's unused outputs (`P5_2`, `P4_2`, `P6`, `P7_2`).
+    #[config(default = true)]
+    pub official_extras: bool,
 }
 
 #[derive(Module, Debug)]
 pub struct Fpn {
     pub p5_1: Conv2d,
-    pub p5_2: Conv2d,
     pub p4_1: Conv2d,
-    pub p4_2: Conv2d,
     pub p3_1: Conv2d,
     pub p3_2: Conv2d,
+    pub extras: Option<OfficialExtras>,
+}
+
+/// Pyramid outputs the official checkpoint holds but FROM never computes.
+#[derive(Module, Debug)]
+pub struct OfficialExtras {
+    pub p5_2: Conv2d,
+    pub p4_2: Conv2d,
     pub p6: Conv2d,
     pub p7_2: Conv2d,
 }
@@ -35,13 +45,15 @@ impl FpnConfig {
         let f = self.channels;
         Fpn {
             p5_1: conv1x1([c5, f], 1, true, device),
-            p5_2: conv3x3([f, f], 1, true, device),
             p4_1: conv1x1([c4, f], 1, true, device),
-            p4_2: conv3x3([f, f], 1, true, device),
             p3_1: conv1x1([c3, f], 1, true, device),
             p3_2: conv3x3([f, f], 1, true, device),
-            p6: conv3x3([c5, f], 2, true, device),
-            p7_2: conv3x3([f, f], 2, true, device),
+            extras: self.official_extras.then(|| OfficialExtras {
+                p5_2: conv3x3([f, f], 1, true, device),
+                p4_2: conv3x3([f, f], 1, true, device),
+                p6: conv3x3([c5, f], 2, true, device),
+                p7_2: conv3x3([f, f], 2, true, device),
+            }),
         }
     }
 }
@@ -67,13 +79,21 @@ impl Fpn {
 
 impl TorchParams for Fpn {
     fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
+        // The official checkpoint's key order, extras interleaved.
+        let mut extras = self.extras.as_mut();
         self.p5_1.visit_torch(&join(prefix, "P5_1"), v);
-        self.p5_2.visit_torch(&join(prefix, "P5_2"), v);
+        if let Some(e) = extras.as_deref_mut() {
+            e.p5_2.visit_torch(&join(prefix, "P5_2"), v);
+        }
         self.p4_1.visit_torch(&join(prefix, "P4_1"), v);
-        self.p4_2.visit_torch(&join(prefix, "P4_2"), v);
+        if let Some(e) = extras.as_deref_mut() {
+            e.p4_2.visit_torch(&join(prefix, "P4_2"), v);
+        }
         self.p3_1.visit_torch(&join(prefix, "P3_1"), v);
         self.p3_2.visit_torch(&join(prefix, "P3_2"), v);
-        self.p6.visit_torch(&join(prefix, "P6"), v);
-        self.p7_2.visit_torch(&join(prefix, "P7_2"), v);
+        if let Some(e) = extras {
+            e.p6.visit_torch(&join(prefix, "P6"), v);
+            e.p7_2.visit_torch(&join(prefix, "P7_2"), v);
+        }
     }
 }

@@ -3,6 +3,7 @@
 pub mod block_ir;
 pub mod config;
 pub mod fpn;
+pub mod from_mobilefacenet;
 pub mod from_net;
 pub mod heads;
 pub mod lresnet;

@@ -1,0 +1,305 @@
+//! The training loop: occlude a batch, forward, losses, backward, optimiser step; a checkpoint,
+//! a validation score and a metrics row every epoch; `resume` continues from the last epoch.
+//!
+//! Run folder layout:
+//! - `config.json`: the [`TrainConfig`] (a resumed run must match it)
+//! - `state/net.bpk`, `state/optimizer.bpk`, `state/progress.json`: what `resume` needs
+//! - `epoch-NN.bpk`: the FROM model after each epoch (loadable like any model)
+//! - `metrics.csv`: one row per epoch
+//! - `model.bpk`: the final model
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::{Device, Tensor, TensorData};
+use image::RgbImage;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::config::{EmbeddingLoss, OptimizerKind, TrainConfig, Trainable};
+use super::data::FaceSet;
+use super::losses::{CosFaceHead, cross_entropy, distill};
+use super::validation::{ValidationScore, validate};
+use crate::checkpoint::{CheckpointError, record};
+use crate::face::cache::write_atomically;
+use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig};
+use crate::model::mobilefacenet::{MOBILEFACENET_EMBEDDING, MobileFaceNet, normalize_mobilefacenet};
+use crate::occlusion::{OccluderLibrary, RandomOcclusion};
+
+const TRAIN_STATE: &str = "maskscope-train-state";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("invalid training configuration: {0}")]
+    Config(String),
+    #[error("{path}: {message}")]
+    Run { path: PathBuf, message: String },
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("training data: {0}")]
+    Data(String),
+}
+
+/// What the network being trained holds: the FROM model and, for CosFace, the class centres.
+#[derive(Module, Debug)]
+pub struct TrainNet {
+    pub from: FromMobileFaceNet,
+    pub cosface: Option<CosFaceHead>,
+}
+
+/// Per-step figures, for a progress display.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    pub epoch: usize,
+    pub step: usize,
+    pub steps: usize,
+    pub loss: f32,
+    pub faces_per_second: f64,
+}
+
+/// One row of `metrics.csv`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub learning_rate: f64,
+    pub loss: f64,
+    pub embedding_loss: f64,
+    pub pattern_loss: f64,
+    /// Pattern accuracy on the training batches (occluded and clean).
+    pub pattern_accuracy: f64,
+    pub val_from_accuracy: f64,
+    pub val_baseline_accuracy: f64,
+    pub val_pattern_accuracy: f64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone)]
+pub enum TrainEvent {
+    Step(StepReport),
+    Epoch(EpochMetrics),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Progress {
+    epochs_done: usize,
+}
+
+/// Everything a run needs besides its configuration.
+pub struct TrainInputs<'a> {
+    pub train: &'a FaceSet,
+    pub validation: &'a FaceSet,
+    /// The pretrained backbone: the starting point and the distillation teacher.
+    pub backbone: MobileFaceNet,
+    pub occluders: &'a OccluderLibrary,
+    /// Must have autodiff enabled.
+    pub device: Device,
+}
+
+fn run_error(path: &Path, message: impl ToString) -> TrainError {
+    TrainError::Run { path: path.to_path_buf(), message: message.to_string() }
+}
+
+/// Pixels of aligned faces as a normalised `[batch, 3, h, w]` tensor.
+pub fn faces_to_tensor(faces: &[&RgbImage], device: &Device) -> Tensor<4> {
+    let (w, h) = faces.first().map(|f| f.dimensions()).unwrap_or((0, 0));
+    let mut pixels = Vec::with_capacity(faces.len() * 3 * (w * h) as usize);
+    for face in faces {
+        for c in 0..3 {
+            pixels.extend(face.pixels().map(|p| f32::from(p.0[c])));
+        }
+    }
+    let input = Tensor::<4>::from_data(TensorData::new(pixels, [faces.len(), 3, h as usize, w as usize]), device);
+    normalize_mobilefacenet(input)
+}
+
+/// The distillation teacher's embeddings of every training face, unflipped and flipped.
+fn teacher_embeddings(backbone: &MobileFaceNet, set: &FaceSet, batch: usize, device: &Device) -> Vec<[Vec<f32>; 2]> {
+    let teacher = backbone.valid();
+    let mut out = Vec::with_capacity(set.samples.len());
+    for chunk in set.samples.chunks(batch) {
+        let plain: Vec<&RgbImage> = chunk.iter().map(|s| &s.face).collect();
+        let flipped: Vec<RgbImage> = chunk.iter().map(|s| image::imageops::flip_horizontal(&s.face)).collect();
+        let rows = |faces: Vec<&RgbImage>| -> Vec<Vec<f32>> {
+            let embedding = teacher.forward(faces_to_tensor(&faces, device));
+            let dim = embedding.dims()[1];
+            let values: Vec<f32> = embedding.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+            values.chunks(dim).map(<[f32]>::to_vec).collect()
+        };
+        let a = rows(plain);
+        let b = rows(flipped.iter().collect());
+        out.extend(a.into_iter().zip(b).map(|(a, b)| [a, b]));
+    }
+    out
+}
+
+fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
+    let decay = Some(WeightDecayConfig::new(config.weight_decay as f32));
+    match config.optimizer {
+        OptimizerKind::Sgd => SgdConfig::new()
+            .with_momentum(Some(MomentumConfig::new().with_momentum(config.momentum)))
+            .with_weight_decay(decay)
+            .init(),
+        OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+    }
+}
+
+fn append_metrics(path: &Path, metrics: &EpochMetrics) -> Result<(), TrainError> {
+    let fresh = !path.exists();
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| run_error(path, e))?;
+    let mut writer = csv::WriterBuilder::new().has_headers(fresh).from_writer(file);
+    writer.serialize(metrics).map_err(|e| run_error(path, e))?;
+    writer.flush().map_err(|e| run_error(path, e))
+}
+
+/// The FROM model configuration a training configuration builds.
+pub fn model_config(config: &TrainConfig) -> FromMobileFaceNetConfig {
+    FromMobileFaceNetConfig::new().with_fpn_channels(config.fpn_channels).with_grid(config.grid)
+}
+
+/// Trains FROM heads (and optionally the backbone) in `run_dir`; returns the final model.
+pub fn train(
+    config: &TrainConfig,
+    inputs: TrainInputs,
+    run_dir: &Path,
+    resume: bool,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<FromMobileFaceNet, TrainError> {
+    config.validate().map_err(TrainError::Config)?;
+    if inputs.train.samples.len() < config.batch_size {
+        return Err(TrainError::Data(format!(
+            "{} training faces is fewer than one batch of {}",
+            inputs.train.samples.len(),
+            config.batch_size
+        )));
+    }
+    let device = inputs.device.clone();
+    std::fs::create_dir_all(run_dir.join("state")).map_err(|e| run_error(run_dir, e))?;
+    let config_path = run_dir.join("config.json");
+    let config_json = serde_json::to_string_pretty(config).map_err(|e| run_error(&config_path, e))?;
+    let progress_path = run_dir.join("state").join("progress.json");
+    let (net_path, optim_path) = (run_dir.join("state").join("net.bpk"), run_dir.join("state").join("optimizer.bpk"));
+
+    let model_config = model_config(config);
+    let cosface = matches!(config.loss, EmbeddingLoss::Cosface | EmbeddingLoss::Both);
+    let mut net = TrainNet {
+        from: model_config.init_with(inputs.backbone.clone(), &device),
+        cosface: cosface.then(|| CosFaceHead::new(inputs.train.identities.len(), MOBILEFACENET_EMBEDDING, &device)),
+    };
+    let mut optim = optimizer(config);
+    let mut first_epoch = 0;
+    if resume && progress_path.exists() {
+        let saved = std::fs::read_to_string(&config_path).map_err(|e| run_error(&config_path, e))?;
+        let saved: TrainConfig = serde_json::from_str(&saved).map_err(|e| run_error(&config_path, e))?;
+        // Only the number of epochs may change: a run can be extended.
+        let comparable = |c: &TrainConfig| serde_json::to_string(&TrainConfig { epochs: 0, ..c.clone() }).unwrap_or_default();
+        if comparable(&saved) != comparable(config) {
+            return Err(run_error(
+                &config_path,
+                "differs from this run's configuration (only --epochs may change on --resume)",
+            ));
+        }
+        write_atomically(&config_path, config_json.as_bytes()).map_err(|e| run_error(&config_path, e))?;
+        let text = std::fs::read_to_string(&progress_path).map_err(|e| run_error(&progress_path, e))?;
+        let progress: Progress = serde_json::from_str(&text).map_err(|e| run_error(&progress_path, e))?;
+        record::load_module(&mut net, &net_path)?;
+        optim = optim.load(&optim_path).map_err(|e| run_error(&optim_path, format!("{e:?}")))?;
+        first_epoch = progress.epochs_done;
+    } else {
+        write_atomically(&config_path, config_json.as_bytes()).map_err(|e| run_error(&config_path, e))?;
+        let _ = std::fs::remove_file(run_dir.join("metrics.csv"));
+    }
+    if config.trainable == Trainable::Heads {
+        net.from.backbone = net.from.backbone.freeze();
+    }
+
+    let teacher = match config.loss {
+        EmbeddingLoss::Cosface => Vec::new(),
+        _ => teacher_embeddings(&inputs.backbone, inputs.train, config.batch_size, &device.clone().without_autodiff()),
+    };
+    let protocol = RandomOcclusion::new(inputs.occluders);
+    let steps = inputs.train.samples.len() / config.batch_size;
+
+    for epoch in first_epoch..config.epochs {
+        let started = Instant::now();
+        let learning_rate = config.learning_rate_at(epoch);
+        // One generator per epoch, so a resumed run draws what the uninterrupted one would.
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut order: Vec<usize> = (0..inputs.train.samples.len()).collect();
+        order.shuffle(&mut rng);
+        let mut sums = [0f64; 4];
+        for (step, batch) in order.chunks_exact(config.batch_size).enumerate() {
+            let mut faces = Vec::with_capacity(batch.len());
+            let mut labels = Vec::with_capacity(batch.len());
+            let mut identities = Vec::with_capacity(batch.len());
+            let mut targets = Vec::new();
+            for &index in batch {
+                let sample = &inputs.train.samples[index];
+                let mut face = sample.face.clone();
+                let occlusion = protocol.apply(&mut face, &mut rng);
+                labels.push(occlusion.label);
+                identities.push(sample.identity);
+                if let Some(pair) = teacher.get(index) {
+                    targets.extend_from_slice(&pair[usize::from(occlusion.flipped)]);
+                }
+                faces.push(face);
+            }
+            let input = faces_to_tensor(&faces.iter().collect::<Vec<_>>(), &device);
+            let output = net.from.forward(input);
+            let pattern_loss = cross_entropy(output.pattern_logits.clone(), &labels);
+            let mut embedding_loss = Tensor::<1>::zeros([1], &device);
+            if !teacher.is_empty() {
+                let dim = targets.len() / batch.len();
+                let target = Tensor::<2>::from_data(TensorData::new(targets, [batch.len(), dim]), &device);
+                embedding_loss = embedding_loss + distill(output.masked_embedding.clone(), target);
+            }
+            if let Some(head) = &net.cosface {
+                embedding_loss = embedding_loss
+                    + head.loss(output.masked_embedding.clone(), &identities, config.cosface_scale, config.cosface_margin);
+            }
+            let loss = embedding_loss.clone() + pattern_loss.clone().mul_scalar(config.pattern_weight);
+            let predicted = output.pattern_logits.argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default();
+            let right = predicted.iter().zip(&labels).filter(|&(&p, &l)| p as usize == l).count();
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optim.step(learning_rate, net, grads);
+
+            let scalar = |t: Tensor<1>| t.into_scalar::<f32>();
+            let loss_value = scalar(loss);
+            sums[0] += f64::from(loss_value);
+            sums[1] += f64::from(scalar(embedding_loss));
+            sums[2] += f64::from(scalar(pattern_loss));
+            sums[3] += right as f64 / batch.len() as f64;
+            let faces_per_second = ((step + 1) * config.batch_size) as f64 / started.elapsed().as_secs_f64();
+            on_event(TrainEvent::Step(StepReport { epoch, step: step + 1, steps, loss: loss_value, faces_per_second }));
+        }
+
+        let ValidationScore { from_accuracy, baseline_accuracy, pattern_accuracy } =
+            validate(&net.from.valid(), inputs.validation, inputs.occluders, config.batch_size);
+        let metrics = EpochMetrics {
+            epoch: epoch + 1,
+            learning_rate,
+            loss: sums[0] / steps as f64,
+            embedding_loss: sums[1] / steps as f64,
+            pattern_loss: sums[2] / steps as f64,
+            pattern_accuracy: sums[3] / steps as f64,
+            val_from_accuracy: from_accuracy,
+            val_baseline_accuracy: baseline_accuracy,
+            val_pattern_accuracy: pattern_accuracy,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        record::save_from_mobilefacenet(&net.from, &model_config, &run_dir.join(format!("epoch-{:02}.bpk", epoch + 1)))?;
+        record::save_module(&net, &net_path, TRAIN_STATE, &[])?;
+        optim.save(&optim_path).map_err(|e| run_error(&optim_path, format!("{e:?}")))?;
+        let progress = serde_json::to_string(&Progress { epochs_done: epoch + 1 }).map_err(|e| run_error(&progress_path, e))?;
+        write_atomically(&progress_path, progress.as_bytes()).map_err(|e| run_error(&progress_path, e))?;
+        append_metrics(&run_dir.join("metrics.csv"), &metrics)?;
+        on_event(TrainEvent::Epoch(metrics));
+    }
+    record::save_from_mobilefacenet(&net.from, &model_config, &run_dir.join("model.bpk"))?;
+    Ok(net.from)
+}

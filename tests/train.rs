@@ -1,0 +1,192 @@
+//! Training: losses against hand-computed values, one optimiser step lowering the loss on a tiny
+//! batch, and a two-epoch run with checkpoints, metrics and `--resume` (on aligned LFW crops
+//! from the MobileFaceNet fixture, identities from the file names).
+
+mod common;
+
+use burn::module::Module;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::tensor::{Device, Tensor, TensorData};
+use common::fixture;
+use maskscope::assets;
+use maskscope::checkpoint::record;
+use maskscope::face::Embedder;
+use maskscope::model::from_mobilefacenet::FromMobileFaceNetConfig;
+use maskscope::occlusion::{OccluderLibrary, RandomOcclusion};
+use maskscope::train::config::{EmbeddingLoss, TrainConfig};
+use maskscope::train::data::{FaceSet, Sample};
+use maskscope::train::losses::{CosFaceHead, cross_entropy, distill};
+use maskscope::train::run::{TrainNet, faces_to_tensor};
+use maskscope::train::{TrainEvent, TrainInputs, train};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+fn scalar(t: Tensor<1>) -> f32 {
+    t.into_scalar::<f32>()
+}
+
+fn tensor2(values: &[f32], shape: [usize; 2], device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(values.to_vec(), shape), device)
+}
+
+/// The fixture's aligned 112x112 crops, identity = name without the `_NNNN` suffix.
+fn fixture_faces() -> FaceSet {
+    let dir = fixture("mobilefacenet/faces");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut set = FaceSet::default();
+    for file in files {
+        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let identity = stem.rsplit_once('_').unwrap().0.to_string();
+        if set.identities.last() != Some(&identity) {
+            set.identities.push(identity);
+        }
+        let face = image::open(&file).unwrap().to_rgb8();
+        set.samples.push(Sample { face, identity: set.identities.len() - 1, key: stem });
+    }
+    set
+}
+
+#[test]
+fn cross_entropy_and_distill_by_hand() {
+    let device = Device::flex();
+    // logits [0, ln 3]: softmax = [1/4, 3/4]; label 1 -> -ln(3/4), label 0 -> -ln(1/4).
+    let logits = tensor2(&[0.0, 3f32.ln(), 0.0, 3f32.ln()], [2, 2], &device);
+    let expected = (-(0.75f32).ln() - (0.25f32).ln()) / 2.0;
+    assert!((scalar(cross_entropy(logits, &[1, 0])) - expected).abs() < 1e-5);
+    // cos((1,0),(1,0)) = 1, cos((1,0),(1,1)) = 1/sqrt 2: mean of 1 - cos.
+    let student = tensor2(&[2.0, 0.0, 1.0, 0.0], [2, 2], &device);
+    let teacher = tensor2(&[5.0, 0.0, 1.0, 1.0], [2, 2], &device);
+    let expected = (0.0 + (1.0 - 1.0 / 2f32.sqrt())) / 2.0;
+    assert!((scalar(distill(student, teacher)) - expected).abs() < 1e-5);
+}
+
+#[test]
+fn cosface_subtracts_the_margin_from_the_true_class_only() {
+    let device = Device::flex();
+    let mut head = CosFaceHead::new(2, 2, &device);
+    head.centres = burn::module::Param::from_tensor(tensor2(&[1.0, 0.0, 0.0, 1.0], [2, 2], &device));
+    // Embedding along class 0: cosines [1, 0]; logits s*(1-m), 0.
+    let embedding = tensor2(&[3.0, 0.0], [1, 2], &device);
+    let (s, m) = (30.0f64, 0.35f64);
+    let a = (s * (1.0 - m)) as f32;
+    let expected = -(a.exp() / (a.exp() + 1.0)).ln();
+    let loss = scalar(head.loss(embedding, &[0], s, m));
+    assert!((loss - expected).abs() < 1e-4, "{loss} vs {expected}");
+}
+
+#[test]
+fn training_steps_lower_the_loss_on_a_tiny_batch() {
+    let device = Device::flex().autodiff();
+    let backbone = Embedder::load(&assets::mobilefacenet_record(), &device).unwrap().net;
+    let faces = fixture_faces();
+    let library = OccluderLibrary::bundled().unwrap();
+    let protocol = RandomOcclusion::new(&library);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut batch = Vec::new();
+    let mut labels = Vec::new();
+    for sample in faces.samples.iter().take(8) {
+        let mut face = sample.face.clone();
+        labels.push(protocol.apply(&mut face, &mut rng).label);
+        batch.push(face);
+    }
+    let clean: Vec<_> = faces.samples.iter().take(8).map(|s| &s.face).collect();
+    let teacher = backbone.valid().forward(faces_to_tensor(&clean, &device.clone().without_autodiff()));
+    let teacher = Tensor::<2>::from_data(teacher.into_data(), &device);
+
+    let mut net = TrainNet {
+        from: FromMobileFaceNetConfig::new().init_with(backbone.clone(), &device),
+        cosface: None,
+    };
+    net.from.backbone = net.from.backbone.freeze();
+    let mut optim = SgdConfig::new().with_momentum(Some(MomentumConfig::new())).init();
+    let inputs: Vec<_> = batch.iter().collect();
+    let loss_of = |net: &TrainNet| {
+        let out = net.from.forward(faces_to_tensor(&inputs, &device));
+        distill(out.masked_embedding, teacher.clone()) + cross_entropy(out.pattern_logits, &labels)
+    };
+    let first = loss_of(&net);
+    let first_value = scalar(first.clone());
+    let weight = |net: &TrainNet| net.from.backbone.stem[0].conv.weight.val().into_data();
+    let backbone_before = weight(&net);
+    let grads = GradientsParams::from_grads(first.backward(), &net);
+    net = optim.step(0.01, net, grads);
+    for _ in 0..2 {
+        let loss = loss_of(&net);
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        net = optim.step(0.01, net, grads);
+    }
+    let last_value = scalar(loss_of(&net));
+    assert!(last_value < first_value, "loss went from {first_value} to {last_value}");
+    // The frozen backbone did not move.
+    assert_eq!(weight(&net), backbone_before, "frozen backbone changed");
+}
+
+#[test]
+fn a_run_writes_checkpoints_and_metrics_and_resumes() {
+    let device = Device::flex();
+    let backbone = Embedder::load(&assets::mobilefacenet_record(), &device).unwrap().net;
+    let library = OccluderLibrary::bundled().unwrap();
+    let (train_set, validation) = fixture_faces().split_identities(0.25, 1);
+    assert!(!validation.samples.is_empty() && train_set.samples.len() >= 8);
+    let run = tempfile::tempdir().unwrap();
+    let config = TrainConfig::new()
+        .with_loss(EmbeddingLoss::Both)
+        .with_epochs(1)
+        .with_batch_size(8)
+        .with_lr_steps(vec![1]);
+    let mut events = Vec::new();
+    let inputs = |backbone| TrainInputs {
+        train: &train_set,
+        validation: &validation,
+        backbone,
+        occluders: &library,
+        device: device.clone().autodiff(),
+    };
+    train(&config, inputs(backbone.clone()), run.path(), false, &mut |e| events.push(e)).unwrap();
+    let steps = events.iter().filter(|e| matches!(e, TrainEvent::Step(_))).count();
+    assert_eq!(steps, train_set.samples.len() / 8);
+    for file in ["config.json", "epoch-01.bpk", "model.bpk", "metrics.csv", "state/net.bpk", "state/optimizer.bpk"] {
+        assert!(run.path().join(file).is_file(), "{file} missing");
+    }
+
+    // Resuming to two epochs runs only the second, at the decayed learning rate.
+    let config = config.with_epochs(2);
+    let mut epochs = Vec::new();
+    train(&config, inputs(backbone.clone()), run.path(), true, &mut |e| {
+        if let TrainEvent::Epoch(m) = e {
+            epochs.push(m)
+        }
+    })
+    .unwrap();
+    assert_eq!(epochs.len(), 1);
+    assert_eq!(epochs[0].epoch, 2);
+    assert!((epochs[0].learning_rate - config.learning_rate * config.lr_decay).abs() < 1e-12);
+    let csv = std::fs::read_to_string(run.path().join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "header + 2 epochs:\n{csv}");
+    assert!(csv.lines().next().unwrap().contains("val_from_accuracy"));
+
+    // The final model loads as a FROM model with the trained heads.
+    let (net, loaded_config) = record::load_from_mobilefacenet(&run.path().join("model.bpk"), &device).unwrap();
+    assert_eq!(loaded_config, maskscope::train::run::model_config(&config));
+    assert!(net.num_params() > backbone.num_params());
+
+    // A different configuration refuses to resume.
+    let other = config.with_seed(99);
+    let err = train(&other, inputs(backbone), run.path(), true, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("config.json"), "{err}");
+}
+
+#[test]
+fn held_out_identities_are_disjoint_and_seeded() {
+    let set = fixture_faces();
+    let (a1, b1) = set.clone().split_identities(0.25, 5);
+    let (a2, b2) = set.clone().split_identities(0.25, 5);
+    assert_eq!(b1.identities, b2.identities);
+    assert_eq!(a1.identities, a2.identities);
+    assert!(a1.identities.iter().all(|i| !b1.identities.contains(i)));
+    assert_eq!(a1.samples.len() + b1.samples.len(), set.samples.len());
+    let expected = (set.identities.len() as f64 * 0.25).round() as usize;
+    assert_eq!(b1.identities.len(), expected);
+}
