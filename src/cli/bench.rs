@@ -18,6 +18,9 @@ pub enum BenchTarget {
     /// The face front end: MTCNN on a 250x250 LFW photo, and the bundled MobileFaceNet embedding
     /// aligned faces at each `--batch`.
     Faces,
+    /// The evaluation sweep on `--pairs`: images/s through align + embed, with an empty cache
+    /// and again with the cache it filled.
+    Sweep,
 }
 
 #[derive(Debug, Args)]
@@ -33,6 +36,19 @@ pub struct BenchArgs {
     /// Weights to load; random weights by default (the timing does not depend on them).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// `sweep`: the pairs file (LFW layout or CSV).
+    #[arg(long)]
+    pub pairs: Option<PathBuf>,
+    /// `sweep`: the image root.
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    /// `sweep`: use this many pairs (half same, half different, in file order); 0 = all.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// `sweep`: the conditions (default: the 11 of the target: clean, the nine regions
+    /// and Occ-LFW-2.0).
+    #[arg(long, default_value = "clean,regions,occ-lfw-2.0")]
+    pub protocol: String,
 }
 
 pub fn median(mut samples: Vec<Duration>) -> Duration {
@@ -90,8 +106,10 @@ fn bench_faces(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
 
 pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
-    if let BenchTarget::Faces = args.target {
-        return bench_faces(cli, args);
+    match args.target {
+        BenchTarget::Faces => return bench_faces(cli, args),
+        BenchTarget::Sweep => return super::bench_sweep::run(cli, args),
+        BenchTarget::From => {}
     }
     let picked = cli.compute_device()?;
     let device = picked.device;

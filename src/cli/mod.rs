@@ -2,7 +2,9 @@
 //! file and returns `anyhow::Result`; `main` prints an error once.
 
 mod bench;
+mod bench_sweep;
 mod convert;
+mod eval;
 mod eval_pairs;
 mod faces;
 mod info;
@@ -36,6 +38,10 @@ pub enum Command {
     Embed(faces::EmbedArgs),
     /// Cosine similarity of the faces in two photos, and the same/different verdict.
     Verify(faces::VerifyArgs),
+    /// The occlusion sweep on a pairs file: clean, the Figure-1 regions, Occ-LFW-2.0 and a
+    /// square-size sweep, FROM against its baseline (or two models); writes results.json/csv,
+    /// figures and report.md.
+    Eval(eval::EvalArgs),
     /// Verification accuracy on an LFW-style pairs file.
     EvalPairs(eval_pairs::EvalPairsArgs),
     /// List the proximate occlusion patterns of a grid.
@@ -61,6 +67,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Convert(args) => convert::run(&cli, args),
         Command::Embed(args) => faces::embed(&cli, args),
         Command::Verify(args) => faces::verify(&cli, args),
+        Command::Eval(args) => eval::run(&cli, args),
         Command::EvalPairs(args) => eval_pairs::run(&cli, args),
         Command::Patterns(args) => patterns::run(args),
         Command::Train(args) => train::run(&cli, args),

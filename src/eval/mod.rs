@@ -1,9 +1,15 @@
-//! Evaluation protocols and metrics. Parsing and metrics are pure Rust, no tensors.
+//! Evaluation protocols and metrics. Parsing, metrics, conditions and reports are pure Rust, no
+//! tensors; `sweep` runs the face models over a pairs file under every occlusion condition.
 
+pub mod conditions;
+pub mod folds;
 pub mod identification;
 pub mod pairs;
 pub mod plots;
+pub mod report;
+pub mod results;
 pub mod roc;
+pub mod sweep;
 pub mod verification;
 
 /// Why a list of verification scores cannot be evaluated.

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod embedder;
+pub mod embedding_cache;
 pub mod from_model;
 pub mod image_io;
 

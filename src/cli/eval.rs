@@ -1,0 +1,224 @@
+//! `eval`: verification of a pairs file under every occlusion condition (clean, the Figure-1
+//! regions, Occ-LFW-2.0, a square-size sweep) for FROM and its baseline or for two models,
+//! written as results.json, results.csv, three figures and report.md.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::Cli;
+use super::progress::Progress;
+use crate::assets;
+use crate::eval::conditions::{Condition, RegionFill, SQUARE_SEED, SQUARE_SIDES, SquareFillKind, parse_protocol};
+use crate::eval::pairs::read_pairs_any;
+use crate::eval::report::write_outputs;
+use crate::eval::results::{ConditionResult, SweepResults};
+use crate::eval::sweep::{SweepModel, SweepObserver, SweepSpec, SweepStage, run_sweep};
+use crate::face::cache::default_cache_root;
+use crate::face::from_model::bundled_model_path;
+use crate::face::{FaceFinder, FacePick};
+use crate::occlusion::{OCC_LFW20_SEED, OccluderLibrary};
+
+/// The most models one run compares (the figures pair them up).
+const MAX_MODELS: usize = 2;
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Pairs to score: the LFW pairs.txt layout, or CSV `path_a,path_b,same`.
+    #[arg(long)]
+    pub pairs: PathBuf,
+    /// Image root (LFW: `Name/Name_NNNN.jpg`; CSV: base of relative paths). Default: the pairs
+    /// file's folder.
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    /// Model to evaluate (maskscope record or official FROM checkpoint); give it twice to compare
+    /// two models. Default: the bundled FROM model, compared with its own unmasked embedding.
+    #[arg(long = "model")]
+    pub models: Vec<PathBuf>,
+    /// Conditions, comma-separated: all, clean, regions (the nine Figure-1 regions) or a region
+    /// by name, occ-lfw-2.0, random-sizes (a square of each --sizes side), square-N.
+    #[arg(long, default_value = "clean,regions,occ-lfw-2.0,random-sizes")]
+    pub protocol: String,
+    /// Square sides (pixels of the aligned face) of random-sizes.
+    #[arg(long, value_delimiter = ',', default_values_t = SQUARE_SIDES)]
+    pub sizes: Vec<u32>,
+    /// What covers a region: a fixed everyday object per region (as the paper's Fig. 1), or a
+    /// grey box.
+    #[arg(long, value_enum, default_value_t = RegionFill::Occluder)]
+    pub region_fill: RegionFill,
+    /// What fills a sweep square: grey, or a library occluder fitted into it.
+    #[arg(long, value_enum, default_value_t = SquareFillKind::Grey)]
+    pub square_fill: SquareFillKind,
+    /// Output folder (created): results.json, results.csv, figure1/roc/area .png + .svg, report.md.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Cache of aligned faces and embeddings (default: $MASKSCOPE_CACHE or ~/.cache/maskscope).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Compute everything afresh and store nothing.
+    #[arg(long, conflicts_with = "cache")]
+    pub no_cache: bool,
+    /// Which face of a photo with several (LFW centres the labelled person).
+    #[arg(long, value_enum, default_value_t = FacePick::Central)]
+    pub face: FacePick,
+    /// Occluder library, a folder per class (default: the bundled one).
+    #[arg(long)]
+    pub occluders: Option<PathBuf>,
+    /// Seed of Occ-LFW-2.0 (default: the standard one).
+    #[arg(long, default_value_t = OCC_LFW20_SEED)]
+    pub occ_lfw_seed: u64,
+    /// Seed of the square positions.
+    #[arg(long, default_value_t = SQUARE_SEED)]
+    pub square_seed: u64,
+}
+
+/// One progress bar per stage, showing the condition being embedded.
+#[derive(Default)]
+pub(super) struct Bars {
+    bar: Option<Progress>,
+}
+
+impl SweepObserver for Bars {
+    fn stage(&mut self, stage: SweepStage, total: usize) {
+        let what = match stage {
+            SweepStage::Align => "align",
+            SweepStage::Embed => "embed",
+        };
+        self.bar = Some(Progress::new(total, what));
+    }
+
+    fn advance(&mut self, units: usize) {
+        if let Some(bar) = &mut self.bar {
+            (0..units).for_each(|_| bar.inc());
+        }
+    }
+
+    fn condition_started(&mut self, condition: Condition) {
+        if let Some(bar) = &mut self.bar {
+            bar.set_message(condition.label());
+        }
+    }
+}
+
+/// The models named on the command line, or the bundled FROM model.
+pub(super) fn load_models(paths: &[PathBuf], device: &burn::tensor::Device) -> anyhow::Result<Vec<SweepModel>> {
+    if paths.len() > MAX_MODELS {
+        bail!("--model given {} times; eval compares at most {MAX_MODELS} models", paths.len());
+    }
+    let paths = if paths.is_empty() {
+        let bundled = bundled_model_path();
+        if !bundled.is_file() {
+            bail!(
+                "the bundled FROM model {} is missing: train it with `maskscope train` (or pass --model MODEL)",
+                bundled.display()
+            );
+        }
+        vec![bundled]
+    } else {
+        paths.to_vec()
+    };
+    let mut models = Vec::new();
+    for path in &paths {
+        models.push(SweepModel::load(path, device)?);
+    }
+    // Two files with the same name need names of their own in tables and legends.
+    if models.len() == 2 && models[0].label == models[1].label {
+        for (i, model) in models.iter_mut().enumerate() {
+            model.label = format!("{} #{}", model.label, i + 1);
+        }
+    }
+    Ok(models)
+}
+
+/// Sets a flag on the first Ctrl-C (the sweep stops after its current batch, writing nothing)
+/// and exits at once on the second.
+pub(super) fn cancel_on_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cancel);
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted again: quitting now");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: stopping after the current batch (Ctrl-C again quits at once)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    Ok(cancel)
+}
+
+pub fn run(cli: &Cli, args: &EvalArgs) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let conditions = parse_protocol(&args.protocol, &args.sizes).context("--protocol")?;
+    let pairs = read_pairs_any(&args.pairs, args.images.as_deref())?;
+    let images_root = args.images.clone().or_else(|| args.pairs.parent().map(Path::to_path_buf));
+    let picked = cli.compute_device()?;
+    let device = picked.device.clone();
+    let models = load_models(&args.models, &device)?;
+    let library = match &args.occluders {
+        Some(dir) => OccluderLibrary::load(dir)?,
+        None => OccluderLibrary::bundled()?,
+    };
+    let mut finder = FaceFinder::load(&assets::mtcnn_dir(), models[0].model.template(), &device)?;
+    let mut spec = SweepSpec::new(args.pairs.clone(), pairs, images_root, conditions);
+    spec.region_fill = args.region_fill;
+    spec.square_fill = args.square_fill;
+    spec.occ_lfw_seed = args.occ_lfw_seed;
+    spec.square_seed = args.square_seed;
+    spec.face_pick = args.face;
+    spec.cache_root = (!args.no_cache).then(|| args.cache.clone().unwrap_or_else(default_cache_root));
+    let cancel = cancel_on_ctrl_c()?;
+    eprintln!(
+        "eval: {} pairs, {} conditions, {} on {}",
+        spec.pairs.pairs.len(),
+        spec.conditions.len(),
+        models.iter().map(|m| m.label.as_str()).collect::<Vec<_>>().join(" and "),
+        picked.info.short()
+    );
+    let mut outcome = run_sweep(&spec, &models, &mut finder, &library, &mut Bars::default(), &cancel)
+        .with_context(|| format!("evaluating {}", args.pairs.display()))?;
+    let thumbnails = std::mem::take(&mut outcome.thumbnails);
+    let results = outcome.into_results(&spec, &models, picked.info.to_string(), start.elapsed().as_secs_f64());
+    let written = write_outputs(&results, &thumbnails, &args.out)?;
+    print_summary(&results);
+    println!("wrote {} files to {}", written.len(), args.out.display());
+    Ok(())
+}
+
+/// The accuracy table on stdout.
+fn print_summary(results: &SweepResults) {
+    let mut header = format!("{:<16} {:>7}", "condition", "area");
+    for path in &results.paths {
+        header.push_str(&format!(" {:>18}", path.label));
+    }
+    println!("{header}");
+    for c in &results.conditions {
+        println!("{}", summary_row(results, c));
+    }
+    let p = &results.photos;
+    println!(
+        "{} photos ({} without a face, {} pairs scored as different); {} aligned, {} cached; {} embedded, {} cached; {:.0} s",
+        p.distinct,
+        p.without_face.len(),
+        p.pairs_with_missing_face,
+        results.cache.aligned_fresh,
+        results.cache.aligned_cached,
+        results.cache.embedded_fresh,
+        results.cache.embedded_cached,
+        results.wall_time_s,
+    );
+}
+
+fn summary_row(results: &SweepResults, c: &ConditionResult) -> String {
+    let mut row = format!("{:<16} {:>6.1}%", c.label, 100.0 * c.area_fraction);
+    for path in &results.paths {
+        match c.path(&path.label) {
+            Some(r) => row.push_str(&format!(" {:>10.2}% ± {:>4.2}", 100.0 * r.ten_fold.mean, 100.0 * r.ten_fold.std)),
+            None => row.push_str(&format!(" {:>18}", "")),
+        }
+    }
+    row
+}

@@ -1,0 +1,361 @@
+//! The occlusion conditions of the evaluation sweep and how each one occludes a face.
+//!
+//! Every condition occludes the second face of a pair, after alignment (the first face stays
+//! clean), as the FROM paper's LFW experiments do:
+//!
+//! * `clean`: nothing;
+//! * the nine Figure-1 regions (`left_eye` ... `right_face`), each with one fixed occluder drawing
+//!   stretched over the region's box ([`region_occluder`]), or a grey box;
+//! * `occ-lfw-2.0`: one random occluder at scale 2 per face, seeded per image key;
+//! * `square-N`: an N x N square (grey, or an occluder fitted into it) at a random position on the
+//!   face, seeded per image key: the occluder-size sweep plotted as accuracy against area.
+//!
+//! Pure image work, no tensors: the same image key always gets the same occlusion.
+
+use std::fmt;
+use std::str::FromStr;
+
+use image::RgbImage;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::occlusion::{
+    OccLfw20, Occluder, OccluderLibrary, Occlusion, OcclusionError, Region, SWEEP_GREY, SquareFill,
+    fnv1a64, grey_region, occlude_region, square_occlusion, x_offset,
+};
+use crate::patterns::BinaryMask;
+
+/// The sides of the default occluder-size sweep, in pixels of the aligned face.
+pub const SQUARE_SIDES: [u32; 10] = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+/// The largest square side accepted: the height of both aligned templates.
+pub const MAX_SQUARE_SIDE: u32 = 112;
+/// Default seed of the square positions ("SqSweep1" in ASCII).
+pub const SQUARE_SEED: u64 = 0x5371_5377_6565_7031;
+
+/// One occlusion condition. Conditions sort in report order: clean, the regions in the paper's
+/// order, Occ-LFW-2.0, then the squares by size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Condition {
+    Clean,
+    Region(Region),
+    OccLfw20,
+    /// A square of this side.
+    Square(u32),
+}
+
+impl Condition {
+    /// The machine name used on the command line, in results.json and results.csv.
+    pub fn name(&self) -> String {
+        match self {
+            Condition::Clean => "clean".into(),
+            Condition::Region(region) => region.name().into(),
+            Condition::OccLfw20 => "occ-lfw-2.0".into(),
+            Condition::Square(side) => format!("square-{side}"),
+        }
+    }
+
+    /// The name for figures and tables.
+    pub fn label(&self) -> String {
+        match self {
+            Condition::Clean => "clean".into(),
+            Condition::Region(region) => region.name().replace('_', " "),
+            Condition::OccLfw20 => "Occ-LFW-2.0".into(),
+            Condition::Square(side) => format!("{side} px square"),
+        }
+    }
+
+    pub fn is_occluded(&self) -> bool {
+        !matches!(self, Condition::Clean)
+    }
+
+    fn order(&self) -> (u8, u32) {
+        match self {
+            Condition::Clean => (0, 0),
+            Condition::Region(region) => (1, Region::ALL.iter().position(|r| r == region).unwrap_or(0) as u32),
+            Condition::OccLfw20 => (2, 0),
+            Condition::Square(side) => (3, *side),
+        }
+    }
+}
+
+impl PartialOrd for Condition {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Condition {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.order().cmp(&other.order())
+    }
+}
+
+impl Serialize for Condition {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Condition {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConditionError {
+    #[error("unknown condition {name:?} in the protocol; valid: {}", valid_names())]
+    Unknown { name: String },
+    #[error("the protocol lists no condition; valid: {}", valid_names())]
+    Empty,
+    #[error("square side {side} is outside 1..={MAX_SQUARE_SIDE} (pixels of the aligned face)")]
+    SquareSide { side: u32 },
+    #[error("'random-sizes' needs at least one square size")]
+    NoSizes,
+    #[error("the occluder library has no {class}/{name}, the occluder of region {region}")]
+    MissingOccluder { region: &'static str, class: &'static str, name: &'static str },
+}
+
+/// What the protocol accepts, for error messages and `--help`.
+pub fn valid_names() -> String {
+    let regions = Region::ALL.map(Region::name).join(", ");
+    format!(
+        "all, clean, regions (= {regions}), each region by name, occ-lfw-2.0, \
+         random-sizes (squares of every --sizes side), square-N (N = 1..={MAX_SQUARE_SIDE})"
+    )
+}
+
+/// Lower case, `-` for `_`, so `Occ_LFW-2.0` and `left-eye` are accepted too.
+fn normalise(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace('_', "-")
+}
+
+impl FromStr for Condition {
+    type Err = ConditionError;
+
+    /// One condition by its [`Condition::name`] (groups like `regions` are read by
+    /// [`parse_protocol`]).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = normalise(s);
+        let unknown = || ConditionError::Unknown { name: s.trim().to_string() };
+        match wanted.as_str() {
+            "clean" => return Ok(Condition::Clean),
+            "occ-lfw-2.0" | "occ-lfw2.0" | "occlfw-2.0" | "occlfw2.0" => return Ok(Condition::OccLfw20),
+            _ => {}
+        }
+        if let Some(side) = wanted.strip_prefix("square-") {
+            let side: u32 = side.parse().map_err(|_| unknown())?;
+            return square(side);
+        }
+        Region::ALL
+            .into_iter()
+            .find(|r| normalise(r.name()) == wanted)
+            .map(Condition::Region)
+            .ok_or_else(unknown)
+    }
+}
+
+fn square(side: u32) -> Result<Condition, ConditionError> {
+    if (1..=MAX_SQUARE_SIDE).contains(&side) { Ok(Condition::Square(side)) } else { Err(ConditionError::SquareSide { side }) }
+}
+
+/// Reads a comma-separated protocol such as `clean,regions,occ-lfw-2.0,random-sizes`.
+/// `random-sizes` stands for a square of each of `sizes`. The result is sorted in report order
+/// without duplicates, whatever order the names came in.
+pub fn parse_protocol(spec: &str, sizes: &[u32]) -> Result<Vec<Condition>, ConditionError> {
+    let mut conditions = Vec::new();
+    let random_sizes = || -> Result<Vec<Condition>, ConditionError> {
+        if sizes.is_empty() {
+            return Err(ConditionError::NoSizes);
+        }
+        sizes.iter().map(|&side| square(side)).collect()
+    };
+    for token in spec.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        match normalise(token).as_str() {
+            "all" => {
+                conditions.push(Condition::Clean);
+                conditions.extend(Region::ALL.map(Condition::Region));
+                conditions.push(Condition::OccLfw20);
+                conditions.extend(random_sizes()?);
+            }
+            "regions" => conditions.extend(Region::ALL.map(Condition::Region)),
+            "random-sizes" => conditions.extend(random_sizes()?),
+            _ => conditions.push(token.parse()?),
+        }
+    }
+    if conditions.is_empty() {
+        return Err(ConditionError::Empty);
+    }
+    conditions.sort();
+    conditions.dedup();
+    Ok(conditions)
+}
+
+/// How the Figure-1 regions are covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum RegionFill {
+    /// An everyday object drawn over the region (one fixed drawing per region), as in the paper's
+    /// Fig. 1.
+    #[default]
+    Occluder,
+    /// A flat mid-grey box over the whole region.
+    Grey,
+}
+
+/// What fills a sweep square.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum SquareFillKind {
+    /// A flat mid-grey square: the occluded area is exactly the square's.
+    #[default]
+    Grey,
+    /// A library occluder (drawn per image from the seed) with its longer side fitted to the
+    /// square; its transparent parts leave the face visible.
+    Occluder,
+}
+
+/// The occluder drawing (`class`, `name`) of each region when regions are filled with objects:
+/// one fixed drawing per region, chosen to be an object that plausibly covers that part of a
+/// face and whose shape fills the region's box without much stretching. Left and right use the
+/// same drawing so that the two sides differ only in position.
+pub fn region_occluder(region: Region) -> (&'static str, &'static str) {
+    match region {
+        Region::LeftEye | Region::RightEye => ("hand", "flat_hand"),
+        Region::TwoEyes => ("sunglasses", "black_frame_front"),
+        Region::Nose => ("phone", "mobile_navy"),
+        Region::Mouth => ("mouth_mask", "surgical_blue"),
+        Region::LowerFace => ("mouth_mask", "cloth"),
+        Region::UpperFace => ("book_cover", "diary"),
+        Region::LeftFace | Region::RightFace => ("book_cover", "cookbook_pasta"),
+    }
+}
+
+/// Everything that decides how a condition occludes a face.
+#[derive(Debug)]
+pub struct Occluders<'a> {
+    library: &'a OccluderLibrary,
+    region_fill: RegionFill,
+    square_fill: SquareFillKind,
+    occ_lfw: OccLfw20<'a>,
+    square_seed: u64,
+}
+
+impl<'a> Occluders<'a> {
+    /// Fails when `region_fill` is [`RegionFill::Occluder`] and the library lacks a drawing of
+    /// [`region_occluder`].
+    pub fn new(
+        library: &'a OccluderLibrary,
+        region_fill: RegionFill,
+        square_fill: SquareFillKind,
+        occ_lfw_seed: u64,
+        square_seed: u64,
+    ) -> Result<Self, ConditionError> {
+        if region_fill == RegionFill::Occluder {
+            for region in Region::ALL {
+                let (class, name) = region_occluder(region);
+                if library.find(class, name).is_none() {
+                    return Err(ConditionError::MissingOccluder { region: region.name(), class, name });
+                }
+            }
+        }
+        Ok(Self { library, region_fill, square_fill, occ_lfw: OccLfw20::with_seed(library, occ_lfw_seed), square_seed })
+    }
+
+    pub fn region_fill(&self) -> RegionFill {
+        self.region_fill
+    }
+
+    pub fn square_fill(&self) -> SquareFillKind {
+        self.square_fill
+    }
+
+    pub fn occ_lfw_seed(&self) -> u64 {
+        self.occ_lfw.seed()
+    }
+
+    pub fn square_seed(&self) -> u64 {
+        self.square_seed
+    }
+
+    fn region_drawing(&self, region: Region) -> Option<&'a Occluder> {
+        let (class, name) = region_occluder(region);
+        self.library.find(class, name)
+    }
+
+    /// Occludes an aligned face (112x96 or 112x112) as `condition` says; `key` is the image key
+    /// (its path under the dataset root) that seeds the random conditions. `None` for `clean`.
+    pub fn apply(&self, condition: Condition, face: &mut RgbImage, key: &str) -> Result<Option<Occlusion>, OcclusionError> {
+        Ok(Some(match condition {
+            Condition::Clean => return Ok(None),
+            Condition::Region(region) => match (self.region_fill, self.region_drawing(region)) {
+                (RegionFill::Occluder, Some(drawing)) => occlude_region(face, drawing, region)?,
+                // `new` checked the drawings exist, so this is the grey fill.
+                _ => grey_region(face, region, SWEEP_GREY)?,
+            },
+            Condition::OccLfw20 => self.occ_lfw.occlude(face, key),
+            Condition::Square(side) => {
+                let mut rng = self.square_rng(key);
+                let centre = square_centre(face.width(), face.height(), side, &mut rng);
+                let fill = match self.square_fill {
+                    SquareFillKind::Grey => SquareFill::Grey,
+                    SquareFillKind::Occluder => {
+                        let index = rng.random_range(0..self.library.len());
+                        SquareFill::Occluder(&self.library.occluders()[index])
+                    }
+                };
+                square_occlusion(face, side, centre, fill)
+            }
+        }))
+    }
+
+    /// The generator of one image's square: FNV-1a of the seed and the key, like Occ-LFW-2.0's.
+    /// It does not depend on the side, so every size of the sweep sits at the same relative
+    /// position on a face and the curve compares sizes, not positions.
+    fn square_rng(&self, key: &str) -> ChaCha8Rng {
+        let bytes: Vec<u8> = self.square_seed.to_le_bytes().into_iter().chain(key.bytes()).collect();
+        ChaCha8Rng::seed_from_u64(fnv1a64(&bytes))
+    }
+}
+
+/// The face box of a crop `face_width` wide: the 96 columns the regions are defined on (the
+/// 112-wide crop has 8 px of margin each side), or the whole crop when it is narrower.
+fn face_columns(face_width: u32) -> (u32, u32) {
+    let dx = x_offset(face_width);
+    (dx, face_width - 2 * dx)
+}
+
+/// Centre of a `side` square placed uniformly inside the face box (two uniform draws, x then
+/// y); along a direction where the square is larger than the box it is centred on the box.
+pub fn square_centre(face_width: u32, face_height: u32, side: u32, rng: &mut ChaCha8Rng) -> (i64, i64) {
+    let (dx, box_w) = face_columns(face_width);
+    let (u, v): (f64, f64) = (rng.random(), rng.random());
+    let start = |offset: u32, extent: u32, draw: f64| -> i64 {
+        let free = i64::from(extent) - i64::from(side);
+        let shift = if free >= 0 { ((draw * (free + 1) as f64) as i64).min(free) } else { free / 2 };
+        i64::from(offset) + shift
+    };
+    let (left, top) = (start(dx, box_w, u), start(0, face_height, v));
+    // `square_occlusion` puts the top-left corner at centre - side / 2.
+    (left + i64::from(side / 2), top + i64::from(side / 2))
+}
+
+/// Occluded fraction of the face box of a crop (see `face_columns`): for the 112x112 crop the
+/// margins do not count, so a region's fraction is its [`Region::area_ratio`] on either crop.
+pub fn face_area_fraction(mask: &BinaryMask) -> f64 {
+    let (dx, box_w) = face_columns(mask.width as u32);
+    let (dx, box_w) = (dx as usize, box_w as usize);
+    let total = box_w * mask.height;
+    if total == 0 {
+        return 0.0;
+    }
+    let covered = (0..mask.height).map(|y| (dx..dx + box_w).filter(|&x| mask.get(y, x)).count()).sum::<usize>();
+    covered as f64 / total as f64
+}

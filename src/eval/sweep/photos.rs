@@ -1,0 +1,128 @@
+//! The photos of a pairs list: each distinct photo found once, then read, detected and aligned
+//! once per template, through the aligned-face cache when there is one.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use image::RgbImage;
+
+use super::{SweepError, SweepObserver};
+use crate::align::FaceTemplate;
+use crate::eval::pairs::ImagePair;
+use crate::eval::results::CacheStats;
+use crate::face::cache::{AlignedCache, CachedFace, file_sha256};
+use crate::face::{FaceError, FaceFinder};
+use crate::occlusion::image_key;
+
+/// The distinct photos of a pairs list and, per pair, the indices of its two photos.
+pub(super) struct Photos {
+    pub paths: Vec<PathBuf>,
+    /// Path under the image root, `/`-separated: seeds the random occlusions of the photo.
+    pub keys: Vec<String>,
+    /// `(first, second)` photo of each pair, in pair order.
+    pub pairs: Vec<(usize, usize)>,
+}
+
+impl Photos {
+    /// Indexes the photos of `pairs` and checks that every one exists, so a typo in a pairs file
+    /// stops the run before any slow work, naming the line.
+    pub fn collect(pairs: &[ImagePair], root: Option<&Path>) -> Result<Self, SweepError> {
+        let mut index: BTreeMap<&Path, usize> = BTreeMap::new();
+        let mut photos = Photos { paths: Vec::new(), keys: Vec::new(), pairs: Vec::with_capacity(pairs.len()) };
+        for pair in pairs {
+            let a = photos.slot(&mut index, &pair.a, pair.line, root)?;
+            let b = photos.slot(&mut index, &pair.b, pair.line, root)?;
+            photos.pairs.push((a, b));
+        }
+        Ok(photos)
+    }
+
+    fn slot<'p>(
+        &mut self,
+        index: &mut BTreeMap<&'p Path, usize>,
+        path: &'p Path,
+        line: usize,
+        root: Option<&Path>,
+    ) -> Result<usize, SweepError> {
+        if let Some(&i) = index.get(path) {
+            return Ok(i);
+        }
+        if !path.is_file() {
+            return Err(SweepError::MissingImage { line, path: path.to_path_buf() });
+        }
+        // Outside the root (a CSV may give absolute paths) the whole path is the key.
+        let relative = root.and_then(|r| path.strip_prefix(r).ok()).unwrap_or(path);
+        self.paths.push(path.to_path_buf());
+        self.keys.push(image_key(relative));
+        index.insert(path, self.paths.len() - 1);
+        Ok(self.paths.len() - 1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+}
+
+/// The aligned face of every photo for `template` (`None`: no face found), from the cache under
+/// `cache_root` or detected now (and then stored).
+pub(super) fn align_photos(
+    photos: &Photos,
+    finder: &mut FaceFinder,
+    template: FaceTemplate,
+    cache_root: Option<&Path>,
+    stats: &mut CacheStats,
+    observer: &mut dyn SweepObserver,
+    cancel: &AtomicBool,
+) -> Result<Vec<Option<RgbImage>>, SweepError> {
+    finder.template = template;
+    let cache = cache_root.map(|root| AlignedCache::open(root, template, finder.pick)).transpose()?;
+    let mut faces = Vec::with_capacity(photos.len());
+    for path in &photos.paths {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(SweepError::Cancelled);
+        }
+        let face = match &cache {
+            Some(cache) => {
+                let key = file_sha256(path)?;
+                match cache.get(&key)? {
+                    Some(found) => {
+                        stats.aligned_cached += 1;
+                        found
+                    }
+                    None => {
+                        let found = detect(finder, path)?;
+                        stats.aligned_fresh += 1;
+                        // An alignment failure is not remembered: only "no face" is a fact
+                        // about the photo.
+                        if let Some(face) = &found {
+                            cache.put(&key, face)?;
+                        }
+                        found.unwrap_or(CachedFace::NoFace)
+                    }
+                }
+            }
+            None => {
+                stats.aligned_fresh += 1;
+                detect(finder, path)?.unwrap_or(CachedFace::NoFace)
+            }
+        };
+        faces.push(match face {
+            CachedFace::Aligned(image) => Some(image),
+            CachedFace::NoFace => None,
+        });
+        observer.advance(1);
+    }
+    Ok(faces)
+}
+
+/// The photo's aligned face, `NoFace` when the detector finds none, `None` when the landmarks
+/// found cannot be aligned (degenerate); unreadable photos are errors.
+fn detect(finder: &FaceFinder, path: &Path) -> Result<Option<CachedFace>, SweepError> {
+    match finder.find_in_file(path) {
+        Ok(found) => Ok(Some(CachedFace::Aligned(found.aligned.image))),
+        Err(FaceError::NoFace(_)) => Ok(Some(CachedFace::NoFace)),
+        Err(FaceError::Align { .. }) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
