@@ -13,6 +13,7 @@ use maskscope::assets;
 use maskscope::checkpoint::record;
 use maskscope::face::Embedder;
 use maskscope::model::from_mobilefacenet::FromMobileFaceNetConfig;
+use maskscope::model::mask_decoder::OPEN_MASK_LOGIT;
 use maskscope::occlusion::{OccluderLibrary, RandomOcclusion};
 use maskscope::train::config::{EmbeddingLoss, TrainConfig};
 use maskscope::train::data::{FaceSet, Sample};
@@ -106,10 +107,20 @@ fn training_steps_lower_the_loss_on_a_tiny_batch() {
         let out = net.from.forward(faces_to_tensor(&inputs, &device));
         distill(out.masked_embedding, teacher.clone()) + cross_entropy(out.pattern_logits, &labels)
     };
+    let conv1_before = net.from.mask.conv1.weight.val().into_data();
+    let regress_before = net.from.regress.linear.weight.val().into_data();
     let first = loss_of(&net);
     let first_value = scalar(first.clone());
     let weight = |net: &TrainNet| net.from.backbone.stem[0].conv.weight.val().into_data();
     let backbone_before = weight(&net);
+    let decoder = |net: &TrainNet| {
+        let conv = &net.from.mask.conv2;
+        let w = conv.weight.val().abs().sum().into_scalar::<f32>();
+        let b = conv.bias.as_ref().unwrap().val().mean().into_scalar::<f32>();
+        (w, b)
+    };
+    // The decoder starts open: zero weights, every logit at OPEN_MASK_LOGIT.
+    assert_eq!(decoder(&net), (0.0, OPEN_MASK_LOGIT as f32));
     let grads = GradientsParams::from_grads(first.backward(), &net);
     net = optim.step(0.01, net, grads);
     for _ in 0..2 {
@@ -121,6 +132,12 @@ fn training_steps_lower_the_loss_on_a_tiny_batch() {
     assert!(last_value < first_value, "loss went from {first_value} to {last_value}");
     // The frozen backbone did not move.
     assert_eq!(weight(&net), backbone_before, "frozen backbone changed");
+    // Every trainable part learned: the mask decoder's output conv (whose zero start must not
+    // block gradients), the layers before it, and the pattern predictor.
+    let (w, b) = decoder(&net);
+    assert!(w > 0.0 && b != OPEN_MASK_LOGIT as f32, "mask decoder did not move: {w} {b}");
+    assert_ne!(net.from.mask.conv1.weight.val().into_data(), conv1_before, "conv1 did not move");
+    assert_ne!(net.from.regress.linear.weight.val().into_data(), regress_before, "pattern predictor did not move");
 }
 
 #[test]

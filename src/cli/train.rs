@@ -154,7 +154,7 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> anyhow::Result<()> {
         TrainEvent::Epoch(m) => {
             bar = None;
             eprintln!(
-                "epoch {}: lr {:.4} loss {:.4} (embedding {:.4}, pattern {:.4}, pattern acc {:.1}%) | validation: FROM {:.2}%, baseline {:.2}%, pattern {:.1}% | {:.0} s",
+                "epoch {}: lr {:.4} loss {:.4} (embedding {:.4}, pattern {:.4}, pattern acc {:.1}%) | validation: FROM {:.2}%, baseline {:.2}%, pattern {:.1}%, mask mean {:.3} | {:.0} s",
                 m.epoch,
                 m.learning_rate,
                 m.loss,
@@ -164,6 +164,7 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> anyhow::Result<()> {
                 100.0 * m.val_from_accuracy,
                 100.0 * m.val_baseline_accuracy,
                 100.0 * m.val_pattern_accuracy,
+                m.val_mask_mean,
                 m.seconds
             );
         }

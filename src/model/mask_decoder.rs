@@ -2,7 +2,7 @@
 //! top-down map X3 into a soft mask with the shape of C5 (values in (0, 1), 0 = corrupted).
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PRelu};
 use burn::tensor::activation::sigmoid;
@@ -11,10 +11,20 @@ use burn::tensor::{Device, Tensor};
 use super::block_ir::{batch_norm, conv3x3, prelu};
 use crate::checkpoint::{TorchParams, TorchVisitor, join};
 
+/// The initial logit of a mask decoder built with `start_open` (sigmoid(3) = 0.953).
+pub const OPEN_MASK_LOGIT: f64 = 3.0;
+
 #[derive(Config, Debug)]
 pub struct MaskDecoderConfig {
     pub in_channels: usize,
     pub out_channels: usize,
+    /// Start with a mask of sigmoid(OPEN_MASK_LOGIT) = 0.95 everywhere: the last conv gets a bias
+    /// set to that logit and zero weights. A network grafted onto a pretrained backbone whose
+    /// head has biases then starts out as that backbone; random weights would multiply its
+    /// features by noise, and a uniform 0.5 (zero weights, no bias) turns its embedding
+    /// noticeably, as the biases do not scale with the features.
+    #[config(default = false)]
+    pub start_open: bool,
 }
 
 #[derive(Module, Debug)]
@@ -32,7 +42,16 @@ impl MaskDecoderConfig {
             conv1: conv3x3([cin, cin], 2, false, device),
             prelu: prelu(cin, device),
             bn: batch_norm(cin, device),
-            conv2: conv3x3([cin, cout], 2, false, device),
+            conv2: if self.start_open {
+                // Fresh parameters: `Param::map` would keep the replaced tensors out of autodiff,
+                // and with zero weights nothing upstream would ever receive a gradient.
+                let conv = conv3x3([cin, cout], 2, true, device);
+                let weight = Tensor::<4>::zeros([cout, cin, 3, 3], device);
+                let bias = Tensor::<1>::full([cout], OPEN_MASK_LOGIT, device);
+                Conv2d { weight: Param::from_tensor(weight), bias: Some(Param::from_tensor(bias)), ..conv }
+            } else {
+                conv3x3([cin, cout], 2, false, device)
+            },
         }
     }
 }

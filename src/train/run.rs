@@ -76,6 +76,7 @@ pub struct EpochMetrics {
     pub val_from_accuracy: f64,
     pub val_baseline_accuracy: f64,
     pub val_pattern_accuracy: f64,
+    pub val_mask_mean: f64,
     pub seconds: f64,
 }
 
@@ -256,7 +257,7 @@ pub fn train(
             if !teacher.is_empty() {
                 let dim = targets.len() / batch.len();
                 let target = Tensor::<2>::from_data(TensorData::new(targets, [batch.len(), dim]), &device);
-                embedding_loss = embedding_loss + distill(output.masked_embedding.clone(), target);
+                embedding_loss = embedding_loss + distill(output.masked_embedding.clone(), target).mul_scalar(config.distill_weight);
             }
             if let Some(head) = &net.cosface {
                 embedding_loss = embedding_loss
@@ -278,7 +279,7 @@ pub fn train(
             on_event(TrainEvent::Step(StepReport { epoch, step: step + 1, steps, loss: loss_value, faces_per_second }));
         }
 
-        let ValidationScore { from_accuracy, baseline_accuracy, pattern_accuracy } =
+        let ValidationScore { from_accuracy, baseline_accuracy, pattern_accuracy, mask_mean } =
             validate(&net.from.valid(), inputs.validation, inputs.occluders, config.batch_size);
         let metrics = EpochMetrics {
             epoch: epoch + 1,
@@ -290,6 +291,7 @@ pub fn train(
             val_from_accuracy: from_accuracy,
             val_baseline_accuracy: baseline_accuracy,
             val_pattern_accuracy: pattern_accuracy,
+            val_mask_mean: mask_mean,
             seconds: started.elapsed().as_secs_f64(),
         };
         record::save_from_mobilefacenet(&net.from, &model_config, &run_dir.join(format!("epoch-{:02}.bpk", epoch + 1)))?;

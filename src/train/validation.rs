@@ -23,6 +23,9 @@ pub struct ValidationScore {
     pub baseline_accuracy: f64,
     /// Pattern prediction accuracy on the occluded faces.
     pub pattern_accuracy: f64,
+    /// Mean mask value over the occluded faces: near 0 or 1 everywhere means the mask decoder
+    /// has saturated and masks nothing selectively.
+    pub mask_mean: f64,
 }
 
 /// Index pairs (a, b, same): each face with one other face of its identity (when it has one)
@@ -70,12 +73,14 @@ pub fn validate(net: &FromMobileFaceNet, set: &FaceSet, occluders: &OccluderLibr
     }
     let clean: Vec<&RgbImage> = set.samples.iter().map(|s| &s.face).collect();
     let occluded: Vec<&RgbImage> = occluded.iter().collect();
-    let rows = |faces: &[&RgbImage], labels: Option<&[usize]>, right: &mut usize| {
+    let mut mask_sum = 0f64;
+    let mut rows = |faces: &[&RgbImage], labels: Option<&[usize]>, right: &mut usize| {
         let mut masked = Vec::new();
         let mut unmasked = Vec::new();
         for (c, chunk) in faces.chunks(batch).enumerate() {
             let out = net.forward(faces_to_tensor(chunk, &device));
             if let Some(labels) = labels {
+                mask_sum += f64::from(out.mask.clone().mean().into_scalar::<f32>()) * chunk.len() as f64;
                 let predicted = out.pattern_logits.argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default();
                 *right += predicted.iter().enumerate().filter(|&(i, &p)| p as usize == labels[c * batch + i]).count();
             }
@@ -102,5 +107,6 @@ pub fn validate(net: &FromMobileFaceNet, set: &FaceSet, occluders: &OccluderLibr
         from_accuracy: score(clean_masked, occ_masked),
         baseline_accuracy: score(clean_unmasked, occ_unmasked),
         pattern_accuracy: right as f64 / set.samples.len() as f64,
+        mask_mean: mask_sum / set.samples.len() as f64,
     }
 }
