@@ -58,13 +58,14 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     fn config(&self) -> anyhow::Result<TrainConfig> {
-        let mut config = match &self.config {
+        let saved = self.out.join("config.json");
+        let file = match &self.config {
+            Some(path) => Some(path.clone()),
+            None if self.resume && saved.exists() => Some(saved),
+            None => None,
+        };
+        let mut config = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-                serde_json::from_str(&text).with_context(|| format!("{}: not a training configuration", path.display()))?
-            }
-            None if self.resume && self.out.join("config.json").exists() => {
-                let path = self.out.join("config.json");
                 let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
                 serde_json::from_str(&text).with_context(|| format!("{}: not a training configuration", path.display()))?
             }
