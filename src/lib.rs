@@ -2,6 +2,7 @@
 //! "End2End Occluded Face Recognition by Masking Corrupted Features", TPAMI 2021).
 
 pub mod align;
+pub mod app;
 pub mod assets;
 pub mod checkpoint;
 pub mod cli;

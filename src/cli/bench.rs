@@ -21,6 +21,9 @@ pub enum BenchTarget {
     /// The evaluation sweep on `--pairs`: images/s through align + embed, with an empty cache
     /// and again with the cache it filled.
     Sweep,
+    /// The workbench's live path on the CPU backend: one edit to the updated heatmap, pattern
+    /// list and similarities (median over `--runs` edits).
+    Gui,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +112,15 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     match args.target {
         BenchTarget::Faces => return bench_faces(cli, args),
         BenchTarget::Sweep => return super::bench_sweep::run(cli, args),
+        BenchTarget::Gui => {
+            // The live path is specified on the CPU backend; `--device gpu` times the GPU instead.
+            let device = match cli.device {
+                crate::device::DeviceRequest::Gpu => cli.compute_device()?,
+                _ => crate::device::ComputeDevice::cpu(),
+            };
+            print!("{}", crate::app::bench::run(args.runs, device)?);
+            return Ok(());
+        }
         BenchTarget::From => {}
     }
     let picked = cli.compute_device()?;

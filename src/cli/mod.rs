@@ -23,8 +23,9 @@ pub struct Cli {
     #[arg(long, global = true, env = DEVICE_ENV, default_value = "auto", value_enum)]
     pub device: DeviceRequest,
 
+    /// Without a subcommand the workbench GUI opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +52,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Time the FROM network's forward pass.
     Bench(bench::BenchArgs),
+    /// Open the workbench GUI (what `maskscope` alone does).
+    Gui(crate::app::GuiArgs),
 }
 
 impl Cli {
@@ -62,7 +65,10 @@ impl Cli {
 /// Parses the process arguments and runs the subcommand.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        return crate::app::launch(cli.compute_device()?, &crate::app::GuiArgs::default());
+    };
+    match command {
         Command::Info(args) => info::run(&cli, args),
         Command::Convert(args) => convert::run(&cli, args),
         Command::Embed(args) => faces::embed(&cli, args),
@@ -72,5 +78,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Patterns(args) => patterns::run(args),
         Command::Train(args) => train::run(&cli, args),
         Command::Bench(args) => bench::run(&cli, args),
+        Command::Gui(args) => crate::app::launch(cli.compute_device()?, args),
     }
 }

@@ -1,0 +1,62 @@
+//! What panels ask for. A panel never touches files, dialogs or the model itself: it pushes a
+//! command, and `dispatch` carries it out after the frame's panels are drawn.
+
+use std::path::PathBuf;
+
+use super::dialogs::DialogKind;
+use super::engine::ModelChoice;
+use super::state::FaceId;
+use crate::align::Point;
+use crate::occlusion::Region;
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Load photos; the first becomes the face to paint unless they are references.
+    OpenFiles {
+        paths: Vec<PathBuf>,
+        as_references: bool,
+    },
+    /// A dropped or pasted path: a photo, a model or a session, by its extension.
+    OpenAny {
+        paths: Vec<PathBuf>,
+        as_references: bool,
+    },
+    SelectProbe(FaceId),
+    RemoveFace(FaceId),
+    SetReference(FaceId, bool),
+    /// Use detection `index` of a photo with several faces.
+    PickDetection(FaceId, usize),
+    /// Move one landmark (photo pixels) and re-align.
+    MoveLandmark {
+        face: FaceId,
+        index: usize,
+        to: Point,
+    },
+    /// Back to the detector's landmarks.
+    ResetLandmarks(FaceId),
+    /// Put the five points at a default spot, to be dragged into place.
+    PlaceLandmarksByHand(FaceId),
+    Undo,
+    Redo,
+    Clear,
+    ApplyRegion(Region),
+    /// One random Occ-LFW-2.0 occluder.
+    RandomOcclusion,
+    LoadModel(ModelChoice),
+    Dialog(DialogKind),
+    SaveSession(PathBuf),
+    OpenSession(PathBuf),
+    ExportOccluded(PathBuf),
+    ExportOverlay(PathBuf),
+    ExportSensitivity(PathBuf),
+    ExportSweep {
+        path: PathBuf,
+        format: &'static str,
+    },
+    LoadThreshold(PathBuf),
+    RunSensitivity,
+    RunSweep,
+    CancelBatch,
+    /// Take the threshold the sweep chose on clean pairs (FROM's mean over folds).
+    UseSweepThreshold,
+}

@@ -1,0 +1,483 @@
+//! The work the UI thread must never wait for, on two worker threads that own the model:
+//!
+//! - the *live* thread loads models, detects faces, embeds references and runs the live
+//!   inference. Inference requests are coalesced: a new edit replaces the one still waiting, so
+//!   only the newest edit is computed however fast the user paints;
+//! - the *batch* thread runs the long jobs (sensitivity map, region sweep) with progress and
+//!   cancel, on a shared handle of the same weights, so that painting stays live meanwhile.
+//!
+//! Results come back as [`Event`]s on a channel; each one wakes the UI with `request_repaint`.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+
+use super::dialogs::DialogResult;
+use super::engine::{self, Embedding, LoadedModel, ModelChoice, ModelInfo};
+use super::sensitivity::{self, SensitivityMap, SensitivitySpec};
+use super::state::{FaceId, InferKey, Progress};
+use crate::device::ComputeDevice;
+use crate::eval::conditions::Condition;
+use crate::eval::pairs::read_pairs_any;
+use crate::eval::results::{ConditionResult, SweepResults};
+use crate::eval::sweep::{SweepModel, SweepObserver, SweepSpec, SweepStage, run_sweep};
+use crate::face::from_model::{FaceModel, FaceOutputs};
+use crate::face::read_rgb;
+use crate::mtcnn::{Detection, Mtcnn};
+use crate::occlusion::{OccluderLibrary, Region};
+use crate::patterns::BinaryMask;
+
+/// Wakes the UI (egui's `request_repaint`; a no-op in the benchmark).
+pub type Notify = Arc<dyn Fn() + Send + Sync>;
+
+/// Ordered work for the live thread.
+#[derive(Debug)]
+pub enum Task {
+    LoadModel(ModelChoice),
+    Detect { face: FaceId, path: PathBuf },
+    Embed { face: FaceId, align_revision: u64, image: RgbImage },
+}
+
+/// One live inference: the occluded face and its painted mask.
+#[derive(Debug, Clone)]
+pub struct InferRequest {
+    pub key: InferKey,
+    pub image: RgbImage,
+    pub painted: BinaryMask,
+}
+
+#[derive(Debug, Clone)]
+pub enum BatchJob {
+    Sensitivity { face: RgbImage, reference: Embedding, spec: SensitivitySpec },
+    Sweep { pairs: PathBuf, images: PathBuf, limit: usize },
+}
+
+pub enum Event {
+    ModelLoaded {
+        generation: u64,
+        info: ModelInfo,
+    },
+    ModelFailed {
+        choice: ModelChoice,
+        error: String,
+    },
+    Library(Result<Arc<OccluderLibrary>, String>),
+    Detected {
+        face: FaceId,
+        photo: Arc<RgbImage>,
+        detections: Vec<Detection>,
+    },
+    DetectFailed {
+        face: FaceId,
+        error: String,
+    },
+    Embedded {
+        face: FaceId,
+        align_revision: u64,
+        generation: u64,
+        embedding: Embedding,
+    },
+    EmbedFailed {
+        face: FaceId,
+        error: String,
+    },
+    Inferred {
+        request: InferRequest,
+        outputs: FaceOutputs,
+        elapsed: Duration,
+    },
+    InferFailed {
+        key: InferKey,
+        error: String,
+    },
+    Progress(Progress),
+    /// `None`: cancelled.
+    Sensitivity(Option<SensitivityMap>),
+    SweepCondition(ConditionResult),
+    SweepDone {
+        results: Box<SweepResults>,
+        thumbnails: Vec<(Condition, RgbImage)>,
+    },
+    BatchFailed(String),
+    Dialog(DialogResult),
+    Notice(String),
+}
+
+#[derive(Default)]
+struct LiveQueue {
+    tasks: VecDeque<Task>,
+    infer: Option<InferRequest>,
+    shutdown: bool,
+}
+
+enum BatchMsg {
+    SetModel(Box<FaceModel>, Box<ModelInfo>),
+    SetLibrary(Arc<OccluderLibrary>),
+    Run(BatchJob),
+}
+
+pub struct Jobs {
+    live: Arc<(Mutex<LiveQueue>, Condvar)>,
+    batch: Sender<BatchMsg>,
+    events: Receiver<Event>,
+    events_tx: Sender<Event>,
+    notify: Notify,
+    /// Live tasks and inferences submitted and not yet answered.
+    pending: Arc<AtomicUsize>,
+    batch_running: Arc<AtomicBool>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Jobs {
+    /// Starts both threads; the live thread first loads the occluder library and `model`.
+    pub fn start(device: ComputeDevice, model: ModelChoice, notify: Notify) -> Self {
+        let (events_tx, events) = channel();
+        let (batch, batch_rx) = channel();
+        let live = Arc::new((Mutex::new(LiveQueue::default()), Condvar::new()));
+        let pending = Arc::new(AtomicUsize::new(0));
+        let batch_running = Arc::new(AtomicBool::new(false));
+        let cancel = Arc::new(AtomicBool::new(false));
+        {
+            let (live, events, notify, pending, batch) =
+                (live.clone(), events_tx.clone(), notify.clone(), pending.clone(), batch.clone());
+            let device = device.clone();
+            std::thread::Builder::new()
+                .name("maskscope-live".into())
+                .spawn(move || {
+                    LiveWorker { device, events, notify, pending, batch, model: None, generation: 0, detector: None }
+                        .run(&live)
+                })
+                .expect("spawning a thread only fails when the OS is out of resources");
+        }
+        {
+            let (events, notify, running, cancel) =
+                (events_tx.clone(), notify.clone(), batch_running.clone(), cancel.clone());
+            std::thread::Builder::new()
+                .name("maskscope-batch".into())
+                .spawn(move || batch_loop(batch_rx, device, events, notify, running, cancel))
+                .expect("spawning a thread only fails when the OS is out of resources");
+        }
+        let jobs = Self { live, batch, events, events_tx, notify, pending, batch_running, cancel };
+        jobs.submit(Task::LoadModel(model));
+        jobs
+    }
+
+    fn with_queue(&self, f: impl FnOnce(&mut LiveQueue)) {
+        let (lock, cv) = &*self.live;
+        // A poisoned lock means the worker panicked; the queue itself is still consistent.
+        let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut queue);
+        cv.notify_all();
+    }
+
+    pub fn submit(&self, task: Task) {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        self.with_queue(|q| q.tasks.push_back(task));
+    }
+
+    /// Replaces any inference still waiting: only the newest edit is computed.
+    pub fn infer(&self, request: InferRequest) {
+        let pending = &self.pending;
+        self.with_queue(|q| {
+            if q.infer.replace(request).is_none() {
+                pending.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    }
+
+    pub fn run_batch(&self, job: BatchJob) {
+        self.cancel.store(false, Ordering::SeqCst);
+        self.batch_running.store(true, Ordering::SeqCst);
+        if self.batch.send(BatchMsg::Run(job)).is_err() {
+            self.batch_running.store(false, Ordering::SeqCst);
+            let _ = self.events_tx.send(Event::BatchFailed("the batch worker has stopped".into()));
+        }
+    }
+
+    pub fn cancel_batch(&self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    /// Events that arrived since the last call.
+    pub fn poll(&self) -> Vec<Event> {
+        self.events.try_iter().collect()
+    }
+
+    /// Live work outstanding or a long job running.
+    pub fn is_busy(&self) -> bool {
+        self.pending.load(Ordering::SeqCst) > 0 || self.batch_running.load(Ordering::SeqCst)
+    }
+
+    pub fn live_busy(&self) -> bool {
+        self.pending.load(Ordering::SeqCst) > 0
+    }
+
+    pub fn batch_running(&self) -> bool {
+        self.batch_running.load(Ordering::SeqCst)
+    }
+
+    /// A sender for helpers that report back (file dialogs).
+    pub fn sender(&self) -> (Sender<Event>, Notify) {
+        (self.events_tx.clone(), self.notify.clone())
+    }
+}
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::SeqCst);
+        self.with_queue(|q| q.shutdown = true);
+    }
+}
+
+struct LiveWorker {
+    device: ComputeDevice,
+    events: Sender<Event>,
+    notify: Notify,
+    pending: Arc<AtomicUsize>,
+    batch: Sender<BatchMsg>,
+    model: Option<LoadedModel>,
+    generation: u64,
+    detector: Option<Mtcnn>,
+}
+
+enum Work {
+    Task(Task),
+    Infer(InferRequest),
+}
+
+impl LiveWorker {
+    fn run(mut self, live: &(Mutex<LiveQueue>, Condvar)) {
+        self.start_up();
+        loop {
+            let work = {
+                let (lock, cv) = live;
+                let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if queue.shutdown {
+                        return;
+                    }
+                    // Ordered tasks first: a model switch must happen before the next inference.
+                    if let Some(task) = queue.tasks.pop_front() {
+                        break Work::Task(task);
+                    }
+                    if let Some(request) = queue.infer.take() {
+                        break Work::Infer(request);
+                    }
+                    queue = cv.wait(queue).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            let event = match work {
+                Work::Task(task) => self.task(task),
+                Work::Infer(request) => self.infer(request),
+            };
+            self.send(event);
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            (self.notify)();
+        }
+    }
+
+    fn send(&self, event: Option<Event>) {
+        if let Some(event) = event {
+            // The UI is gone when this fails; the thread ends at the next shutdown check.
+            let _ = self.events.send(event);
+        }
+    }
+
+    fn start_up(&mut self) {
+        let library = OccluderLibrary::bundled().map(Arc::new).map_err(|e| format!("occluder library: {e}"));
+        if let Ok(library) = &library {
+            let _ = self.batch.send(BatchMsg::SetLibrary(library.clone()));
+        }
+        self.send(Some(Event::Library(library)));
+        match Mtcnn::load(&crate::assets::mtcnn_dir(), &self.device.device) {
+            Ok(detector) => self.detector = Some(detector),
+            Err(e) => self
+                .send(Some(Event::Notice(format!("face detection is unavailable ({e}); place the landmarks by hand")))),
+        }
+        (self.notify)();
+    }
+
+    fn task(&mut self, task: Task) -> Option<Event> {
+        match task {
+            Task::LoadModel(choice) => Some(match engine::load(&choice, &self.device) {
+                Ok(loaded) => {
+                    self.generation += 1;
+                    let info = loaded.info.clone();
+                    let _ = self
+                        .batch
+                        .send(BatchMsg::SetModel(Box::new(engine::share(&loaded.model)), Box::new(info.clone())));
+                    self.model = Some(loaded);
+                    Event::ModelLoaded { generation: self.generation, info }
+                }
+                Err(e) => Event::ModelFailed { error: format!("{}: {e:#}", choice_name(&choice)), choice },
+            }),
+            Task::Detect { face, path } => Some(self.detect(face, path)),
+            Task::Embed { face, align_revision, image } => {
+                let model = self.model.as_ref()?;
+                Some(match engine::embed(&model.model, &image) {
+                    Ok(embedding) => Event::Embedded { face, align_revision, generation: self.generation, embedding },
+                    Err(e) => Event::EmbedFailed { face, error: format!("{e:#}") },
+                })
+            }
+        }
+    }
+
+    fn detect(&self, face: FaceId, path: PathBuf) -> Event {
+        let photo = match read_rgb(&path) {
+            Ok(photo) => Arc::new(photo),
+            Err(e) => return Event::DetectFailed { face, error: e.to_string() },
+        };
+        let detections = match &self.detector {
+            Some(detector) => match detector.detect(&photo) {
+                Ok(found) => found,
+                Err(e) => return Event::DetectFailed { face, error: format!("{}: {e}", path.display()) },
+            },
+            None => Vec::new(),
+        };
+        Event::Detected { face, photo, detections }
+    }
+
+    fn infer(&mut self, mut request: InferRequest) -> Option<Event> {
+        let Some(model) = &self.model else {
+            return Some(Event::InferFailed { key: request.key, error: "no model is loaded".into() });
+        };
+        request.key.model_generation = self.generation;
+        Some(match engine::analyze(&model.model, &request.image) {
+            Ok((outputs, elapsed)) => Event::Inferred { request, outputs, elapsed },
+            Err(e) => Event::InferFailed { key: request.key, error: format!("{e:#}") },
+        })
+    }
+}
+
+/// How a model choice reads in a message.
+fn choice_name(choice: &ModelChoice) -> String {
+    match choice {
+        ModelChoice::Bundled => "the bundled model".into(),
+        ModelChoice::File(path) => path.display().to_string(),
+        ModelChoice::UntrainedHeads => "untrained FROM heads".into(),
+        ModelChoice::RandomHeads => "random FROM heads".into(),
+    }
+}
+
+fn batch_loop(
+    rx: Receiver<BatchMsg>,
+    device: ComputeDevice,
+    events: Sender<Event>,
+    notify: Notify,
+    running: Arc<AtomicBool>,
+    cancel: Arc<AtomicBool>,
+) {
+    let mut model: Option<(FaceModel, ModelInfo)> = None;
+    let mut library: Option<Arc<OccluderLibrary>> = None;
+    let send = |event: Event| {
+        let _ = events.send(event);
+        notify();
+    };
+    for msg in rx {
+        match msg {
+            BatchMsg::SetModel(m, info) => model = Some((*m, *info)),
+            BatchMsg::SetLibrary(l) => library = Some(l),
+            BatchMsg::Run(job) => {
+                let outcome = match (&model, job) {
+                    (None, _) => Err(anyhow::anyhow!("no model is loaded yet")),
+                    (Some((m, _)), BatchJob::Sensitivity { face, reference, spec }) => {
+                        let progress =
+                            |done, total| send(Event::Progress(Progress { stage: "occluding".into(), done, total }));
+                        sensitivity::compute(m, &face, &reference, spec, &cancel, progress)
+                            .map(|map| send(Event::Sensitivity(map)))
+                    }
+                    (Some((m, info)), BatchJob::Sweep { pairs, images, limit }) => {
+                        run_region_sweep(m, info, library.as_deref(), &device, &pairs, &images, limit, &cancel, &send)
+                    }
+                };
+                running.store(false, Ordering::SeqCst);
+                if let Err(e) = outcome {
+                    send(Event::BatchFailed(format!("{e:#}")));
+                } else {
+                    notify();
+                }
+            }
+        }
+    }
+}
+
+/// Forwards the sweep's progress and each finished condition to the UI.
+struct Forward<'a> {
+    send: &'a dyn Fn(Event),
+    stage: &'static str,
+    done: usize,
+    total: usize,
+    last: Instant,
+}
+
+impl Forward<'_> {
+    fn report(&mut self, force: bool) {
+        // Every photo would be hundreds of repaints a second; five a second is plenty.
+        if force || self.last.elapsed() > Duration::from_millis(200) {
+            self.last = Instant::now();
+            (self.send)(Event::Progress(Progress { stage: self.stage.into(), done: self.done, total: self.total }));
+        }
+    }
+}
+
+impl SweepObserver for Forward<'_> {
+    fn stage(&mut self, stage: SweepStage, total: usize) {
+        self.stage = match stage {
+            SweepStage::Align => "detecting and aligning",
+            SweepStage::Embed => "embedding",
+        };
+        (self.done, self.total) = (0, total);
+        self.report(true);
+    }
+
+    fn advance(&mut self, units: usize) {
+        self.done += units;
+        self.report(false);
+    }
+
+    fn condition_finished(&mut self, result: &ConditionResult) {
+        (self.send)(Event::SweepCondition(result.clone()));
+    }
+}
+
+/// The evaluation issue's sweep (`eval::sweep`) on a pairs file: clean and the nine Figure-1
+/// regions, for this model's baseline and FROM embeddings.
+#[allow(clippy::too_many_arguments)]
+fn run_region_sweep(
+    model: &FaceModel,
+    info: &ModelInfo,
+    library: Option<&OccluderLibrary>,
+    device: &ComputeDevice,
+    pairs: &std::path::Path,
+    images: &std::path::Path,
+    limit: usize,
+    cancel: &AtomicBool,
+    send: &dyn Fn(Event),
+) -> anyhow::Result<()> {
+    let library = library.ok_or_else(|| anyhow::anyhow!("the occluder library did not load"))?;
+    anyhow::ensure!(images.is_dir(), "{}: not a folder of images", images.display());
+    let mut file = read_pairs_any(pairs, Some(images))?;
+    if limit > 0 && file.pairs.len() > limit {
+        // Evenly spaced pairs keep both classes (LFW files list all same-person pairs first)
+        // and the file order the folds are cut from.
+        let n = file.pairs.len();
+        file.pairs = (0..limit).map(|i| file.pairs[i * n / limit].clone()).collect();
+        file.layout = None;
+    }
+    let conditions = std::iter::once(Condition::Clean).chain(Region::ALL.map(Condition::Region)).collect();
+    let spec = SweepSpec::new(pairs.to_path_buf(), file, Some(images.to_path_buf()), conditions);
+    let models = [SweepModel { model: engine::share(model), label: info.name.clone(), sha256: None }];
+    let mut finder = engine::face_finder(info.template, device)?;
+    let mut observer = Forward { send, stage: "starting", done: 0, total: 0, last: Instant::now() };
+    let start = Instant::now();
+    let outcome = run_sweep(&spec, &models, &mut finder, library, &mut observer, cancel)?;
+    let thumbnails = outcome.thumbnails.clone();
+    let results = outcome.into_results(&spec, &models, device.info.short(), start.elapsed().as_secs_f64());
+    send(Event::SweepDone { results: Box::new(results), thumbnails });
+    Ok(())
+}

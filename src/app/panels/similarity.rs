@@ -1,0 +1,163 @@
+//! Similarity of the painted face to each reference, FROM (masked) against the baseline
+//! (unmasked), with the threshold and verdicts, and the history over the edits.
+
+use eframe::egui::{self, Color32, RichText, Sense};
+use egui_plot::{HLine, Legend, Line, Plot, PlotPoints};
+
+use super::View;
+use crate::app::analysis::{Similarity, same_person, similarities};
+use crate::app::command::Command;
+use crate::app::dialogs::DialogKind;
+use crate::app::engine::Embedding;
+use crate::app::textures;
+
+pub const FROM_COLOUR: Color32 = Color32::from_rgb(213, 94, 0);
+pub const BASELINE_COLOUR: Color32 = Color32::from_rgb(86, 180, 233);
+
+pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
+    ui.horizontal(|ui| {
+        ui.add(egui::Slider::new(&mut view.state.settings.threshold, -0.2..=1.0).text("threshold"));
+    });
+    ui.horizontal(|ui| {
+        if ui.button("From results.json…").on_hover_text("Use the clean-pairs threshold of an evaluation").clicked() {
+            view.push(Command::Dialog(DialogKind::LoadThreshold));
+        }
+        if ui.add_enabled(view.state.sweep.results.is_some(), egui::Button::new("From the sweep")).clicked() {
+            view.push(Command::UseSweepThreshold);
+        }
+    });
+    let threshold = view.state.settings.threshold;
+    let probe = view
+        .state
+        .current_inference()
+        .map(|i| Embedding { masked: i.outputs.masked.clone(), unmasked: i.outputs.unmasked.clone() });
+    let refs = view.state.reference_embeddings();
+    let sims: Vec<Similarity> = probe.as_ref().map(|p| similarities(p, &refs)).unwrap_or_default();
+
+    let gallery = ui
+        .group(|ui| {
+            ui.set_min_width(ui.available_width());
+            ui.horizontal(|ui| {
+                ui.label(RichText::new("Gallery").strong());
+                if ui.button("Add references…").clicked() {
+                    view.push(Command::Dialog(DialogKind::OpenReferences));
+                }
+                if let Some(id) = view.state.probe
+                    && ui.button("Add this face").on_hover_text("Its clean version becomes a reference").clicked()
+                {
+                    view.push(Command::SetReference(id, true));
+                }
+            });
+            let references: Vec<_> = view.state.references().map(|f| f.id).collect();
+            if references.is_empty() {
+                ui.label(RichText::new("Drop photos here to compare against them.").weak());
+            }
+            for id in references {
+                reference_row(ui, view, id, sims.iter().find(|s| s.reference == id), threshold);
+            }
+        })
+        .response
+        .rect;
+    view.state.gallery_rect = Some(gallery);
+    history(ui, view, threshold);
+}
+
+fn reference_row(
+    ui: &mut egui::Ui,
+    view: &mut View<'_>,
+    id: crate::app::state::FaceId,
+    sim: Option<&Similarity>,
+    threshold: f32,
+) {
+    let Some(face) = view.state.face(id) else { return };
+    let name = face.name.clone();
+    let thumb = face.aligned.as_ref().map(|a| {
+        let image = a.image.clone();
+        view.textures.get(
+            ui.ctx(),
+            &format!("face-{}-thumb", id.0),
+            face.align_revision,
+            egui::TextureOptions::LINEAR,
+            || textures::rgb(&image),
+        )
+    });
+    // Spin only while an answer is coming: a reference or model that failed must not spin forever.
+    let waiting = face.is_ready() && sim.is_none() && face.embedding_requested.is_some() && view.busy.live;
+    ui.horizontal(|ui| {
+        if let Some(t) = thumb {
+            ui.add(egui::Image::new((t.id(), egui::vec2(40.0, 40.0))));
+        }
+        ui.vertical(|ui| {
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut view.state.focus_reference, Some(id), RichText::new(&name).strong())
+                    .on_hover_text("Plot this reference's history and use it for the sensitivity map");
+                if ui.small_button("x").on_hover_text("Remove from the gallery").clicked() {
+                    view.commands.push(Command::SetReference(id, false));
+                }
+            });
+            match sim {
+                Some(s) => {
+                    bar(ui, "FROM", s.from, threshold, FROM_COLOUR);
+                    bar(ui, "baseline", s.baseline, threshold, BASELINE_COLOUR);
+                }
+                None if waiting => {
+                    ui.spinner();
+                }
+                None => {
+                    ui.label(RichText::new("loading…").weak());
+                }
+            }
+        });
+    });
+}
+
+/// One similarity as a number, a bar with the threshold marked, and the verdict.
+fn bar(ui: &mut egui::Ui, label: &str, value: f32, threshold: f32, colour: Color32) {
+    let same = same_person(value, threshold);
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(format!("{label:<8} {value:+.3}")).monospace());
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(110.0, 12.0), Sense::hover());
+        let painter = ui.painter_at(rect);
+        let x = |v: f32| rect.left() + rect.width() * ((v + 0.2) / 1.2).clamp(0.0, 1.0);
+        painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+        painter.rect_filled(egui::Rect::from_x_y_ranges(rect.left()..=x(value), rect.y_range()), 2.0, colour);
+        painter.line_segment(
+            [egui::pos2(x(threshold), rect.top() - 2.0), egui::pos2(x(threshold), rect.bottom() + 2.0)],
+            egui::Stroke::new(2.0, ui.visuals().text_color()),
+        );
+        let verdict = if same {
+            RichText::new("same").color(Color32::LIGHT_GREEN)
+        } else {
+            RichText::new("different").color(Color32::LIGHT_RED)
+        };
+        ui.label(verdict);
+    });
+}
+
+fn history(ui: &mut egui::Ui, view: &mut View<'_>, threshold: f32) {
+    let Some(focus) = view.state.focus_reference else { return };
+    let name = view.state.face(focus).map_or_else(String::new, |f| f.name.clone());
+    let points = |pick: fn(&Similarity) -> f32| -> Vec<[f64; 2]> {
+        view.state
+            .history
+            .iter()
+            .filter_map(|h| {
+                h.similarities.iter().find(|s| s.reference == focus).map(|s| [h.edit as f64, f64::from(pick(s))])
+            })
+            .collect()
+    };
+    let (from, baseline) = (points(|s| s.from), points(|s| s.baseline));
+    ui.label(RichText::new(format!("Similarity to {name} over the edits")).small());
+    Plot::new("similarity-history")
+        .height(150.0)
+        .legend(Legend::default())
+        .include_y(0.0)
+        .include_y(1.0)
+        .allow_scroll(false)
+        .x_axis_label("edit")
+        .show(ui, |plot| {
+            plot.line(Line::new("FROM", PlotPoints::from(from)).color(FROM_COLOUR));
+            plot.line(Line::new("baseline", PlotPoints::from(baseline)).color(BASELINE_COLOUR));
+            plot.hline(HLine::new("threshold", f64::from(threshold)).color(Color32::GRAY));
+        });
+}

@@ -1,0 +1,109 @@
+//! The occluder tools above the face: tool choice and size, paint colour, the stamp library,
+//! the Figure-1 region presets, the random Occ-LFW-2.0 occluder, undo/redo/clear.
+
+use eframe::egui;
+
+use super::View;
+use crate::app::command::Command;
+use crate::app::document::OccluderRef;
+use crate::app::settings::{RegionFill, Tool};
+use crate::occlusion::Region;
+
+pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
+    let (can_undo, can_redo, has_face) =
+        view.state.probe().map_or((false, false, false), |p| (p.doc.can_undo(), p.doc.can_redo(), p.is_ready()));
+    ui.horizontal_wrapped(|ui| {
+        let settings = &mut view.state.settings;
+        for tool in Tool::ALL {
+            ui.selectable_value(&mut settings.tool, tool, tool.label()).on_hover_text(tool.hint());
+        }
+        ui.separator();
+        ui.add(egui::Slider::new(&mut settings.zoom, 2.0..=6.0).step_by(0.5).text("zoom"));
+    });
+    // One row of options whatever the tool, so that the face does not jump when it changes.
+    ui.horizontal_wrapped(|ui| {
+        let settings = &mut view.state.settings;
+        match settings.tool {
+            Tool::Brush | Tool::Eraser => {
+                ui.add(egui::Slider::new(&mut settings.brush_radius, 1.0..=30.0).text("radius"));
+            }
+            Tool::Stamp => stamp_picker(ui, view),
+            Tool::Rectangle => {}
+        }
+        let settings = &mut view.state.settings;
+        if settings.tool != Tool::Eraser && settings.tool != Tool::Stamp {
+            ui.label("colour");
+            ui.color_edit_button_srgb(&mut settings.colour).on_hover_text("Paint colour");
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Regions:");
+        for region in Region::ALL {
+            let label = region.name().replace('_', " ");
+            if ui
+                .add_enabled(has_face, egui::Button::new(label))
+                .on_hover_text("Occlude this Figure-1 region")
+                .clicked()
+            {
+                view.push(Command::ApplyRegion(region));
+            }
+        }
+        egui::ComboBox::from_label("fill")
+            .selected_text(match view.state.settings.region_fill {
+                RegionFill::Colour => "colour",
+                RegionFill::Occluder => "stamp occluder",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut view.state.settings.region_fill, RegionFill::Colour, "colour");
+                ui.selectable_value(&mut view.state.settings.region_fill, RegionFill::Occluder, "stamp occluder");
+            });
+    });
+    ui.horizontal_wrapped(|ui| {
+        if ui.add_enabled(has_face, egui::Button::new("Random occluder (Occ-LFW-2.0)")).clicked() {
+            view.push(Command::RandomOcclusion);
+        }
+        ui.separator();
+        if ui.add_enabled(can_undo, egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked() {
+            view.push(Command::Undo);
+        }
+        if ui.add_enabled(can_redo, egui::Button::new("Redo")).on_hover_text("Ctrl+Shift+Z").clicked() {
+            view.push(Command::Redo);
+        }
+        if ui
+            .add_enabled(has_face, egui::Button::new("Clear"))
+            .on_hover_text("Remove every occluder (undoable)")
+            .clicked()
+        {
+            view.push(Command::Clear);
+        }
+    });
+}
+
+fn stamp_picker(ui: &mut egui::Ui, view: &mut View<'_>) {
+    let Some(library) = view.state.library.clone() else {
+        ui.label("Loading the occluder library…");
+        return;
+    };
+    let settings = &mut view.state.settings;
+    let current = settings.stamp.clone().unwrap_or(OccluderRef { class: String::new(), name: String::new() });
+    {
+        egui::ComboBox::from_label("class").selected_text(current.class.replace('_', " ")).show_ui(ui, |ui| {
+            for class in library.classes() {
+                let first = library.of_class(class).next().map(|o| o.name.clone()).unwrap_or_default();
+                let selected = current.class == *class;
+                if ui.selectable_label(selected, class.replace('_', " ")).clicked() && !selected {
+                    settings.stamp = Some(OccluderRef { class: class.clone(), name: first });
+                }
+            }
+        });
+        egui::ComboBox::from_label("occluder").selected_text(current.name.replace('_', " ")).show_ui(ui, |ui| {
+            for o in library.of_class(&current.class) {
+                if ui.selectable_label(current.name == o.name, o.name.replace('_', " ")).clicked() {
+                    settings.stamp = Some(OccluderRef { class: o.class.clone(), name: o.name.clone() });
+                }
+            }
+        });
+        ui.add(egui::Slider::new(&mut settings.stamp_size, 8.0..=112.0).text("size"));
+        ui.add(egui::Slider::new(&mut settings.stamp_rotation, -180.0..=180.0).suffix("°").text("rotation"));
+    }
+}

@@ -1,0 +1,314 @@
+//! Everything the workbench knows, in one place. Panels read it and write what the user edits;
+//! anything with side effects (files, dialogs, the model) goes through `Command`s.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use image::RgbImage;
+
+use super::analysis::Similarity;
+use super::document::Document;
+use super::engine::{Embedding, ModelInfo};
+use super::heatmap::Plane;
+use super::sensitivity::SensitivityMap;
+use super::session::SessionFace;
+use super::settings::Settings;
+use super::toasts::Toasts;
+use crate::align::{self, AlignedFace, FaceTemplate, Point};
+use crate::eval::conditions::Condition;
+use crate::eval::plots::RegionBar;
+use crate::eval::results::SweepResults;
+use crate::face::from_model::FaceOutputs;
+use crate::mtcnn::Detection;
+use crate::occlusion::OccluderLibrary;
+
+/// A loaded photo, for the lifetime of the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct FaceId(pub u64);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaceStatus {
+    /// Being read and searched for faces.
+    Detecting,
+    Ready,
+    Failed(String),
+}
+
+/// One photo: where its face is, the aligned crop, and the occlusion painted on it.
+#[derive(Debug)]
+pub struct FaceEntry {
+    pub id: FaceId,
+    pub path: PathBuf,
+    pub name: String,
+    pub status: FaceStatus,
+    pub photo: Option<Arc<RgbImage>>,
+    pub detections: Vec<Detection>,
+    /// Which detection the landmarks came from.
+    pub chosen: Option<usize>,
+    /// Eyes, nose, mouth corners in photo pixels.
+    pub landmarks: Option<[Point; 5]>,
+    /// The landmarks were placed or moved by hand.
+    pub hand_placed: bool,
+    pub aligned: Option<AlignedFace>,
+    /// Bumped whenever the crop changes.
+    pub align_revision: u64,
+    pub doc: Document,
+    pub is_reference: bool,
+    /// The clean crop's embeddings, with the (crop revision, model generation) they belong to.
+    pub embedding: Option<(u64, u64, Embedding)>,
+    /// The (crop revision, model generation) whose embedding was last asked for.
+    pub embedding_requested: Option<(u64, u64)>,
+    /// Landmarks and operations from a session, applied once the photo is read.
+    pub restore: Option<SessionFace>,
+}
+
+impl FaceEntry {
+    pub fn new(id: FaceId, path: PathBuf) -> Self {
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        Self {
+            id,
+            path,
+            name,
+            status: FaceStatus::Detecting,
+            photo: None,
+            detections: Vec::new(),
+            chosen: None,
+            landmarks: None,
+            hand_placed: false,
+            aligned: None,
+            align_revision: 0,
+            doc: Document::default(),
+            is_reference: false,
+            embedding: None,
+            embedding_requested: None,
+            restore: None,
+        }
+    }
+
+    /// Re-aligns the crop from the current landmarks; the painted operations stay in crop pixels.
+    pub fn realign(&mut self, template: FaceTemplate) -> Result<(), String> {
+        let (Some(photo), Some(landmarks)) = (&self.photo, &self.landmarks) else { return Ok(()) };
+        let aligned =
+            align::align(photo, landmarks, template).map_err(|e| format!("{}: cannot align: {e}", self.name))?;
+        self.aligned = Some(aligned);
+        self.align_revision += 1;
+        Ok(())
+    }
+
+    /// The clean embedding, if it matches the current crop and model.
+    pub fn current_embedding(&self, model_generation: u64) -> Option<&Embedding> {
+        match &self.embedding {
+            Some((rev, generation, e)) if *rev == self.align_revision && *generation == model_generation => Some(e),
+            _ => None,
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.status == FaceStatus::Ready && self.aligned.is_some()
+    }
+}
+
+/// Identifies what an inference was run on, to drop results that an edit has overtaken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InferKey {
+    pub face: FaceId,
+    pub align_revision: u64,
+    pub doc_revision: u64,
+    pub model_generation: u64,
+}
+
+/// The newest model output for the face being edited.
+#[derive(Debug, Clone)]
+pub struct Inference {
+    pub key: InferKey,
+    pub outputs: FaceOutputs,
+    pub elapsed: Duration,
+    /// The occluded face it ran on and the painted mask, for the true pattern and exports.
+    pub painted: crate::patterns::BinaryMask,
+    pub image: RgbImage,
+}
+
+/// The heatmap's plane for the current inference and style; `generation` tells the GPU path when
+/// to upload.
+#[derive(Debug, Clone)]
+pub struct HeatmapView {
+    pub plane: Arc<Plane>,
+    pub range: (f32, f32),
+    pub generation: u64,
+}
+
+/// One point of the similarity history (one per edit that produced a result).
+#[derive(Debug, Clone)]
+pub struct HistoryPoint {
+    pub edit: u64,
+    pub similarities: Vec<Similarity>,
+}
+
+/// Progress of a long job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub stage: String,
+    pub done: usize,
+    pub total: usize,
+}
+
+impl Progress {
+    pub fn fraction(&self) -> f32 {
+        if self.total == 0 { 0.0 } else { (self.done as f32 / self.total as f32).clamp(0.0, 1.0) }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct SensitivityState {
+    pub open: bool,
+    pub running: Option<Progress>,
+    pub result: Option<SensitivityMap>,
+    /// Bumped with each new result (texture refresh).
+    pub generation: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct SweepState {
+    pub open: bool,
+    pub running: Option<Progress>,
+    /// Bars as the conditions finish (the clean condition goes to `clean`).
+    pub bars: Vec<RegionBar>,
+    /// Clean accuracies (baseline, FROM) in percent.
+    pub clean: Option<(f64, f64)>,
+    pub results: Option<SweepResults>,
+    pub thumbnails: Vec<(Condition, RgbImage)>,
+    pub message: Option<String>,
+}
+
+/// What is running on the workers, for the status bar and the tests.
+#[derive(Debug, Default, Clone)]
+pub struct ModelState {
+    pub info: Option<ModelInfo>,
+    /// Bumped with each model loaded.
+    pub generation: u64,
+    pub loading: bool,
+}
+
+/// A drag on the face in progress (transient, not saved).
+#[derive(Debug, Clone, Default)]
+pub struct CanvasState {
+    /// Stroke points or the rectangle's first corner, crop pixels.
+    pub stroke: Vec<[f32; 2]>,
+    /// A stamp being moved: its index and the grab offset from its centre.
+    pub moving: Option<(usize, [f32; 2])>,
+    /// The stamp being scaled by the scroll wheel, and when the wheel last moved (one undo step
+    /// per scroll gesture).
+    pub scrolling: Option<(usize, std::time::Instant)>,
+}
+
+pub struct AppState {
+    pub settings: Settings,
+    pub canvas: CanvasState,
+    pub faces: Vec<FaceEntry>,
+    next_id: u64,
+    /// The face being painted.
+    pub probe: Option<FaceId>,
+    pub model: ModelState,
+    pub library: Option<Arc<OccluderLibrary>>,
+    pub inference: Option<Inference>,
+    pub last_requested: Option<InferKey>,
+    pub heatmap: Option<HeatmapView>,
+    /// Pattern highlighted by a click in the list (`None`: the top prediction).
+    pub shown_pattern: Option<usize>,
+    pub history: Vec<HistoryPoint>,
+    /// Edits that produced a result since the face was opened (the history's x axis).
+    pub edits: u64,
+    /// The document revision of the newest history point.
+    pub last_history_revision: Option<u64>,
+    /// Reference whose similarity the history plot and the sensitivity map use.
+    pub focus_reference: Option<FaceId>,
+    pub sensitivity: SensitivityState,
+    pub sweep: SweepState,
+    pub toasts: Toasts,
+    /// The path typed into "Open path".
+    pub path_input: String,
+    /// Screen area of the gallery, so that files dropped on it become references.
+    pub gallery_rect: Option<eframe::egui::Rect>,
+    /// Where tensors run, e.g. "cpu (flex)".
+    pub device: String,
+    /// The adapter egui renders with, e.g. "llvmpipe (Vulkan)".
+    pub renderer: String,
+}
+
+impl AppState {
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            canvas: CanvasState::default(),
+            faces: Vec::new(),
+            next_id: 1,
+            probe: None,
+            model: ModelState::default(),
+            library: None,
+            inference: None,
+            last_requested: None,
+            heatmap: None,
+            shown_pattern: None,
+            history: Vec::new(),
+            edits: 0,
+            last_history_revision: None,
+            focus_reference: None,
+            sensitivity: SensitivityState::default(),
+            sweep: SweepState::default(),
+            toasts: Toasts::default(),
+            path_input: String::new(),
+            gallery_rect: None,
+            device: String::new(),
+            renderer: String::new(),
+        }
+    }
+
+    pub fn add_face(&mut self, path: PathBuf) -> FaceId {
+        let id = FaceId(self.next_id);
+        self.next_id += 1;
+        self.faces.push(FaceEntry::new(id, path));
+        id
+    }
+
+    pub fn face(&self, id: FaceId) -> Option<&FaceEntry> {
+        self.faces.iter().find(|f| f.id == id)
+    }
+
+    pub fn face_mut(&mut self, id: FaceId) -> Option<&mut FaceEntry> {
+        self.faces.iter_mut().find(|f| f.id == id)
+    }
+
+    pub fn probe(&self) -> Option<&FaceEntry> {
+        self.probe.and_then(|id| self.face(id))
+    }
+
+    pub fn probe_mut(&mut self) -> Option<&mut FaceEntry> {
+        let id = self.probe?;
+        self.face_mut(id)
+    }
+
+    pub fn references(&self) -> impl Iterator<Item = &FaceEntry> {
+        self.faces.iter().filter(|f| f.is_reference)
+    }
+
+    /// The template faces are aligned to: the model's, or MobileFaceNet's before one is loaded.
+    pub fn template(&self) -> FaceTemplate {
+        self.model.info.as_ref().map_or(FaceTemplate::Arc112x112, |m| m.template)
+    }
+
+    /// The inference, if it belongs to the face and edit currently shown.
+    pub fn current_inference(&self) -> Option<&Inference> {
+        let probe = self.probe()?;
+        self.inference.as_ref().filter(|i| {
+            i.key.face == probe.id
+                && i.key.align_revision == probe.align_revision
+                && i.key.model_generation == self.model.generation
+        })
+    }
+
+    /// The references with embeddings for the current model, in gallery order.
+    pub fn reference_embeddings(&self) -> Vec<(FaceId, &Embedding)> {
+        self.references().filter_map(|f| Some((f.id, f.current_embedding(self.model.generation)?))).collect()
+    }
+}
