@@ -41,6 +41,19 @@ impl Textures {
     }
 }
 
+/// The thumbnail texture of a face's aligned crop (`None` before it is aligned), shared by every
+/// panel that lists faces so they reuse one texture per face.
+pub fn face_thumbnail(
+    textures: &mut Textures,
+    ctx: &egui::Context,
+    id: crate::app::state::FaceId,
+    face: &crate::app::state::FaceEntry,
+) -> Option<egui::TextureHandle> {
+    face.aligned.as_ref().map(|a| {
+        textures.get(ctx, &format!("face-{}-thumb", id.0), face.align_revision, egui::TextureOptions::LINEAR, || rgb(&a.image))
+    })
+}
+
 pub fn rgb(image: &RgbImage) -> egui::ColorImage {
     egui::ColorImage::from_rgb([image.width() as usize, image.height() as usize], image.as_raw())
 }

@@ -43,16 +43,7 @@ fn row(ui: &mut egui::Ui, view: &mut View<'_>, id: crate::app::state::FaceId) {
     let Some(face) = view.state.face(id) else { return };
     let selected = view.state.probe == Some(id);
     let (name, status, is_reference) = (face.name.clone(), face.status.clone(), face.is_reference);
-    let thumb = face.aligned.as_ref().map(|a| {
-        let image = a.image.clone();
-        view.textures.get(
-            ui.ctx(),
-            &format!("face-{}-thumb", id.0),
-            face.align_revision,
-            egui::TextureOptions::LINEAR,
-            || textures::rgb(&image),
-        )
-    });
+    let thumb = textures::face_thumbnail(view.textures, ui.ctx(), id, face);
     let painted = !face.doc.ops().is_empty();
     ui.horizontal(|ui| {
         match thumb {

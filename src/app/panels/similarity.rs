@@ -71,16 +71,7 @@ fn reference_row(
 ) {
     let Some(face) = view.state.face(id) else { return };
     let name = face.name.clone();
-    let thumb = face.aligned.as_ref().map(|a| {
-        let image = a.image.clone();
-        view.textures.get(
-            ui.ctx(),
-            &format!("face-{}-thumb", id.0),
-            face.align_revision,
-            egui::TextureOptions::LINEAR,
-            || textures::rgb(&image),
-        )
-    });
+    let thumb = textures::face_thumbnail(view.textures, ui.ctx(), id, face);
     // Spin only while an answer is coming: a reference or model that failed must not spin forever.
     let waiting = face.is_ready() && sim.is_none() && face.embedding_requested.is_some() && view.busy.live;
     ui.horizontal(|ui| {
