@@ -9,6 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use common::fixture;
 use maskscope::checkpoint::mobilefacenet_tfjs::mobilefacenet_from_tfjs;
 use maskscope::checkpoint::tfjs::TfjsGraph;
+use maskscope::face::Embedder;
 use maskscope::model::mobilefacenet::normalize_mobilefacenet;
 
 #[derive(serde::Deserialize)]
@@ -66,4 +67,17 @@ fn converted_tfjs_graph_matches_tflite_on_aligned_lfw_faces() {
         assert!(cos >= 0.9999, "{}: cosine to TFLite {cos:.6}", face.file);
     }
     eprintln!("{n} faces, worst cosine to TFLite {worst:.7}");
+
+    // The embedder on the CPU runs the CPU inference path: the same bound against TFLite.
+    let faces: Vec<image::RgbImage> = reference
+        .faces
+        .iter()
+        .map(|face| image::open(fixture(&format!("mobilefacenet/{}", face.file))).unwrap().to_rgb8())
+        .collect();
+    let embedder = Embedder::new(net, &device).unwrap();
+    let embedded = embedder.embed(&faces.iter().collect::<Vec<_>>()).unwrap();
+    for (ours, face) in embedded.iter().zip(&reference.faces) {
+        let cos = cosine(ours, &face.embedding);
+        assert!(cos >= 0.9999, "{}: CPU path's cosine to TFLite {cos:.6}", face.file);
+    }
 }

@@ -8,6 +8,7 @@ use image::RgbImage;
 use crate::align::FaceTemplate;
 use crate::checkpoint::{CheckpointError, record};
 use crate::model::mobilefacenet::{MobileFaceNet, MobileFaceNetConfig, normalize_mobilefacenet};
+use crate::model::mobilefacenet_cpu::{CpuMobileFaceNet, CpuNetError};
 
 /// Architecture tag of the embedder's record.
 const MOBILEFACENET: &str = "mobilefacenet";
@@ -25,6 +26,8 @@ pub enum EmbedderError {
 pub struct Embedder {
     pub net: MobileFaceNet,
     pub device: Device,
+    /// The CPU inference path, when `device` is the CPU.
+    cpu: Option<CpuMobileFaceNet>,
 }
 
 /// The crop MobileFaceNet was trained on.
@@ -39,19 +42,29 @@ impl Embedder {
         record::read_metadata(path, MOBILEFACENET)?;
         let mut net = MobileFaceNetConfig::new().init(device);
         record::load_module(&mut net, path)?;
-        Ok(Self { net, device: device.clone() })
+        Self::new(net, device).map_err(|e| CheckpointError::Record { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    /// An embedder around `net`; on the CPU it runs the CPU inference path built from its weights.
+    pub fn new(net: MobileFaceNet, device: &Device) -> Result<Self, CpuNetError> {
+        let cpu = if CpuMobileFaceNet::suits(device) { Some(CpuMobileFaceNet::new(&net)?) } else { None };
+        Ok(Self { net, device: device.clone(), cpu })
     }
 
     /// L2-normalised embeddings of 112x112 aligned faces, in batches.
     pub fn embed(&self, faces: &[&RgbImage]) -> Result<Vec<Vec<f32>>, EmbedderError> {
+        if let Some((index, face)) = faces.iter().enumerate().find(|(_, f)| f.dimensions() != (112, 112)) {
+            let (width, height) = face.dimensions();
+            return Err(EmbedderError::WrongSize { index, width, height });
+        }
         let mut out = Vec::with_capacity(faces.len());
-        for (chunk_index, chunk) in faces.chunks(EMBED_BATCH).enumerate() {
+        for chunk in faces.chunks(EMBED_BATCH) {
+            if let Some(cpu) = &self.cpu {
+                out.extend(cpu.embed(chunk));
+                continue;
+            }
             let mut pixels = Vec::with_capacity(chunk.len() * 3 * 112 * 112);
-            for (i, face) in chunk.iter().enumerate() {
-                if face.dimensions() != (112, 112) {
-                    let (width, height) = face.dimensions();
-                    return Err(EmbedderError::WrongSize { index: chunk_index * EMBED_BATCH + i, width, height });
-                }
+            for face in chunk {
                 for c in 0..3 {
                     pixels.extend(face.pixels().map(|p| f32::from(p.0[c])));
                 }

@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 
@@ -15,8 +14,10 @@ use crate::assets;
 use crate::checkpoint::record::{self, FROM_LRESNET, FROM_MOBILEFACENET};
 use crate::checkpoint::{CheckpointError, load_from_net};
 use crate::face::Embedder;
-use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig};
-use crate::model::mobilefacenet::{MobileFaceNet, normalize_mobilefacenet};
+use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig, MOBILEFACENET_FEATURE_SIDE};
+use crate::model::mobilefacenet::{MOBILEFACENET_FEATURES, MobileFaceNet, normalize_mobilefacenet};
+use crate::model::from_mobilefacenet_cpu::CpuFromMobileFaceNet;
+use crate::model::mobilefacenet_cpu::{CpuMobileFaceNet, Nhwc};
 use crate::model::{FromNet, FromNetConfig, FromOutput, normalize_pixels};
 use crate::patterns::PatternSet;
 
@@ -92,6 +93,22 @@ pub struct FaceModel {
     /// Where it was loaded from (for reports).
     pub source: PathBuf,
     patterns: Option<PatternSet>,
+    /// The CPU inference path, when `device` is the CPU and the network has one.
+    cpu: Option<CpuPath>,
+}
+
+/// The CPU inference paths (see `model::mobilefacenet_cpu`).
+enum CpuPath {
+    From(CpuFromMobileFaceNet),
+    Plain(CpuMobileFaceNet),
+}
+
+/// One batch's results, read back from the device.
+struct Batch {
+    masked: Vec<Vec<f32>>,
+    unmasked: Vec<Vec<f32>>,
+    /// Masks (`[channels, height, width]` each) and pattern logits, for networks with heads.
+    heads: Option<(Vec<FeatureMask>, Vec<Vec<f32>>)>,
 }
 
 /// The record of the bundled default FROM model.
@@ -142,7 +159,14 @@ impl FaceModel {
             }
             Network::Plain { .. } => None,
         };
-        Self { network, device: device.clone(), source: source.to_path_buf(), patterns }
+        // A network the CPU path cannot express (none that maskscope builds) keeps burn's path.
+        let cpu = match &network {
+            _ if !CpuMobileFaceNet::suits(device) => None,
+            Network::FromMobileFaceNet { net, .. } => CpuFromMobileFaceNet::new(net).ok().map(CpuPath::From),
+            Network::Plain { net } => CpuMobileFaceNet::new(net).ok().map(CpuPath::Plain),
+            Network::FromLResNet { .. } => None,
+        };
+        Self { network, device: device.clone(), source: source.to_path_buf(), patterns, cpu }
     }
 
     /// A short name for reports: the file name.
@@ -196,26 +220,46 @@ impl FaceModel {
         Tensor::<4>::from_data(TensorData::new(pixels, [faces.len(), 3, h, w]), &self.device)
     }
 
-    fn forward(&self, faces: &[&RgbImage]) -> (Tensor<2>, Tensor<2>, Option<(Tensor<4>, Tensor<2>)>) {
-        let raw = self.input(faces);
-        let heads = |out: FromOutput| (out.masked_embedding, out.unmasked_embedding, Some((out.mask, out.pattern_logits)));
-        match &self.network {
-            Network::FromMobileFaceNet { net, .. } => heads(net.forward(normalize_mobilefacenet(raw))),
-            Network::FromLResNet { net, .. } => heads(net.forward(normalize_pixels(raw))),
-            Network::Plain { net } => {
-                let embedding = net.embed_features(net.taps(normalize_mobilefacenet(raw)).features);
-                (embedding.clone(), embedding, None)
+    /// The network on one batch of faces of the right size.
+    fn run(&self, faces: &[&RgbImage]) -> Result<Batch, ModelError> {
+        match &self.cpu {
+            Some(CpuPath::From(cpu)) => {
+                let out = cpu.forward(faces);
+                let [channels, height, width] = [MOBILEFACENET_FEATURES, MOBILEFACENET_FEATURE_SIDE, MOBILEFACENET_FEATURE_SIDE];
+                let masks = out.masks.into_iter().map(|values| FeatureMask { channels, height, width, values }).collect();
+                return Ok(Batch { masked: out.masked, unmasked: out.unmasked, heads: Some((masks, out.pattern_logits)) });
             }
+            Some(CpuPath::Plain(cpu)) => {
+                let embeddings = cpu.embed_features(&cpu.taps(&Nhwc::from_faces(faces)).features);
+                return Ok(Batch { masked: embeddings.clone(), unmasked: embeddings, heads: None });
+            }
+            None => {}
         }
+        let raw = self.input(faces);
+        let output = match &self.network {
+            Network::FromMobileFaceNet { net, .. } => net.forward(normalize_mobilefacenet(raw)),
+            Network::FromLResNet { net, .. } => net.forward(normalize_pixels(raw)),
+            Network::Plain { net } => {
+                let embedding = rows(net.embed_features(net.taps(normalize_mobilefacenet(raw)).features))?;
+                return Ok(Batch { masked: embedding.clone(), unmasked: embedding, heads: None });
+            }
+        };
+        let FromOutput { masked_embedding, mask, pattern_logits, unmasked_embedding } = output;
+        let [_, channels, height, width] = mask.dims();
+        let masks = read(mask)?
+            .chunks(channels * height * width)
+            .map(|values| FeatureMask { channels, height, width, values: values.to_vec() })
+            .collect();
+        Ok(Batch { masked: rows(masked_embedding)?, unmasked: rows(unmasked_embedding)?, heads: Some((masks, rows(pattern_logits)?)) })
     }
 
-    /// Masked and unmasked embeddings of aligned faces (no mask read back: the fast path).
+    /// Masked and unmasked embeddings of aligned faces.
     pub fn embed(&self, faces: &[&RgbImage]) -> Result<Vec<(Vec<f32>, Vec<f32>)>, ModelError> {
         let mut out = Vec::with_capacity(faces.len());
         for (c, chunk) in faces.chunks(MODEL_BATCH).enumerate() {
             self.check_sizes(chunk, c * MODEL_BATCH)?;
-            let (masked, unmasked, _) = self.forward(chunk);
-            out.extend(rows(masked)?.into_iter().zip(rows(unmasked)?));
+            let batch = self.run(chunk)?;
+            out.extend(batch.masked.into_iter().zip(batch.unmasked));
         }
         Ok(out)
     }
@@ -225,21 +269,9 @@ impl FaceModel {
         let mut out = Vec::with_capacity(faces.len());
         for (c, chunk) in faces.chunks(MODEL_BATCH).enumerate() {
             self.check_sizes(chunk, c * MODEL_BATCH)?;
-            let (masked, unmasked, heads) = self.forward(chunk);
-            let masked = rows(masked)?;
-            let unmasked = rows(unmasked)?;
+            let Batch { masked, unmasked, heads } = self.run(chunk)?;
             let (masks, probabilities) = match heads {
-                Some((mask, logits)) => {
-                    let [n, channels, height, width] = mask.dims();
-                    let values = read(mask)?;
-                    let plane = channels * height * width;
-                    let masks: Vec<Option<FeatureMask>> = (0..n)
-                        .map(|i| {
-                            Some(FeatureMask { channels, height, width, values: values[i * plane..(i + 1) * plane].to_vec() })
-                        })
-                        .collect();
-                    (masks, rows(softmax(logits, 1))?)
-                }
+                Some((masks, logits)) => (masks.into_iter().map(Some).collect(), logits.iter().map(|l| softmax(l)).collect()),
                 None => (vec![None; chunk.len()], vec![Vec::new(); chunk.len()]),
             };
             for (((masked, unmasked), mask), pattern_probabilities) in masked.into_iter().zip(unmasked).zip(masks).zip(probabilities) {
@@ -256,12 +288,20 @@ impl FaceModel {
             Network::FromLResNet { net, config } => Network::FromLResNet { net: net.to_device(device), config },
             Network::Plain { net } => Network::Plain { net: net.to_device(device) },
         };
-        Self { network, device: device.clone(), ..self }
+        Self::new(network, device, &self.source)
     }
 }
 
 fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, ModelError> {
     tensor.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| ModelError::Readback(format!("{e:?}")))
+}
+
+/// Softmax of one row of logits.
+fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
 }
 
 fn rows(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>, ModelError> {

@@ -26,6 +26,10 @@ pub const MOBILEFACENET_FEATURES: usize = 512;
 pub const MOBILEFACENET_INPUT: usize = 112;
 /// TensorFlow's guard against division by zero in `l2_normalize`.
 const L2_EPSILON: f32 = 1e-10;
+/// Input normalisation, (pixel - mean) / scale, as sirius-ai trained it (measured best on LFW
+/// pairs among the usual choices).
+pub const INPUT_MEAN: f32 = 127.5;
+pub const INPUT_SCALE: f32 = 128.0;
 
 /// TensorFlow "SAME" padding of a 3x3 conv: stride 1 pads 1 on every side; stride 2 on an even
 /// input pads only bottom and right.
@@ -193,8 +197,15 @@ pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
     x / norm
 }
 
-/// Maps RGB pixel values in 0..=255 to MobileFaceNet's input range, (x - 127.5) / 128, as
-/// sirius-ai trained it (measured best on LFW pairs among the usual choices).
+/// `l2_normalize` on one vector.
+pub fn l2_normalize_vec(mut x: Vec<f32>) -> Vec<f32> {
+    let norm = x.iter().map(|v| v * v).sum::<f32>().max(L2_EPSILON).sqrt();
+    x.iter_mut().for_each(|v| *v /= norm);
+    x
+}
+
+/// Maps RGB pixel values in 0..=255 to MobileFaceNet's input range, (x - [`INPUT_MEAN`]) /
+/// [`INPUT_SCALE`].
 pub fn normalize_mobilefacenet(raw: Tensor<4>) -> Tensor<4> {
-    raw.sub_scalar(127.5).div_scalar(128.0)
+    raw.sub_scalar(INPUT_MEAN).div_scalar(INPUT_SCALE)
 }

@@ -4,11 +4,13 @@ pub mod block_ir;
 pub mod config;
 pub mod fpn;
 pub mod from_mobilefacenet;
+pub mod from_mobilefacenet_cpu;
 pub mod from_net;
 pub mod heads;
 pub mod lresnet;
 pub mod mask_decoder;
 pub mod mobilefacenet;
+pub mod mobilefacenet_cpu;
 
 pub use config::FromNetConfig;
 pub use from_net::{FromNet, FromOutput, normalize_pixels};
