@@ -17,7 +17,7 @@ use crate::face::Embedder;
 use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig, MOBILEFACENET_FEATURE_SIDE};
 use crate::model::mobilefacenet::{MOBILEFACENET_FEATURES, MobileFaceNet, normalize_mobilefacenet};
 use crate::model::from_mobilefacenet_cpu::CpuFromMobileFaceNet;
-use crate::model::mobilefacenet_cpu::{CpuMobileFaceNet, Nhwc};
+use crate::model::mobilefacenet_cpu::CpuMobileFaceNet;
 use crate::model::{FromNet, FromNetConfig, FromOutput, normalize_pixels};
 use crate::patterns::PatternSet;
 
@@ -230,7 +230,7 @@ impl FaceModel {
                 return Ok(Batch { masked: out.masked, unmasked: out.unmasked, heads: Some((masks, out.pattern_logits)) });
             }
             Some(CpuPath::Plain(cpu)) => {
-                let embeddings = cpu.embed_features(&cpu.taps(&Nhwc::from_faces(faces)).features);
+                let embeddings = cpu.embeddings(faces);
                 return Ok(Batch { masked: embeddings.clone(), unmasked: embeddings, heads: None });
             }
             None => {}

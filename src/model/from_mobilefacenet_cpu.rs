@@ -5,10 +5,13 @@
 
 use burn::nn::Linear;
 use image::RgbImage;
+use rayon::prelude::*;
 
 use super::from_mobilefacenet::FromMobileFaceNet;
 use super::heads::FlatHead;
-use super::mobilefacenet_cpu::{CpuMobileFaceNet, CpuNetError, Layer, Nhwc, batch_norm_affine, matmul, values};
+use super::mobilefacenet_cpu::{
+    CpuMobileFaceNet, CpuNetError, FACES_PER_TASK, Layer, Nhwc, batch_norm_affine, matmul, values,
+};
 
 /// What the network gives for a batch of faces, one entry per face.
 #[derive(Debug, Clone)]
@@ -100,8 +103,20 @@ impl CpuFromMobileFaceNet {
         })
     }
 
-    /// The whole network on aligned 112x112 faces.
+    /// The whole network on aligned 112x112 faces, [`FACES_PER_TASK`] at a time in parallel.
     pub fn forward(&self, faces: &[&RgbImage]) -> CpuFromOutput {
+        let parts: Vec<CpuFromOutput> = faces.par_chunks(FACES_PER_TASK).map(|chunk| self.forward_batch(chunk)).collect();
+        let mut out = CpuFromOutput { masked: Vec::new(), unmasked: Vec::new(), masks: Vec::new(), pattern_logits: Vec::new() };
+        for part in parts {
+            out.masked.extend(part.masked);
+            out.unmasked.extend(part.unmasked);
+            out.masks.extend(part.masks);
+            out.pattern_logits.extend(part.pattern_logits);
+        }
+        out
+    }
+
+    fn forward_batch(&self, faces: &[&RgbImage]) -> CpuFromOutput {
         let taps = self.backbone.taps(&Nhwc::from_faces(faces));
         let p5 = self.p5_1.forward(&taps.c5, None);
         let p4 = self.p4_1.forward(&taps.c4, Some(&p5.upsample_x2()));
