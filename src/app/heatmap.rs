@@ -150,9 +150,31 @@ pub fn ticks(lo: f32, hi: f32, count: usize) -> Vec<f32> {
     (0..n).map(|i| lo + (hi - lo) * i as f32 / (n - 1) as f32).collect()
 }
 
+/// Decimals that tell neighbouring ticks apart: two, or as many as a narrow range needs (a
+/// trained mask's min - max range can span 0.05 to 0.065).
+pub fn tick_decimals(lo: f32, hi: f32, count: usize) -> usize {
+    let step = (hi - lo).abs() / count.max(2).saturating_sub(1) as f32;
+    if step <= 0.0 || !step.is_finite() {
+        return 2;
+    }
+    (-step.log10()).ceil().clamp(2.0, 6.0) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tick_labels_differ_on_narrow_ranges() {
+        assert_eq!(tick_decimals(0.0, 1.0, 5), 2);
+        assert_eq!(tick_decimals(0.41, 0.57, 5), 2);
+        let (lo, hi) = (0.052, 0.064);
+        let decimals = tick_decimals(lo, hi, 5);
+        assert_eq!(decimals, 3);
+        let labels: Vec<String> = ticks(lo, hi, 5).iter().map(|v| format!("{v:.decimals$}")).collect();
+        assert!(labels.windows(2).all(|w| w[0] != w[1]), "{labels:?}");
+        assert_eq!(tick_decimals(0.5, 0.5, 5), 2, "an empty range keeps the default");
+    }
 
     fn mask() -> FeatureMask {
         // Two channels of 2x2: channel 0 all 0, channel 1 = [0, 1; 1, 1].

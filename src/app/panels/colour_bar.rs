@@ -3,7 +3,7 @@
 use eframe::egui::{self, Color32, Pos2, Sense, Stroke};
 
 use crate::app::colormap::Colormap;
-use crate::app::heatmap::ticks;
+use crate::app::heatmap::{tick_decimals, ticks};
 
 pub fn show(ui: &mut egui::Ui, colormap: Colormap, (lo, hi): (f32, f32), caption: &str) {
     let width = ui.available_width().clamp(120.0, 320.0);
@@ -22,6 +22,7 @@ pub fn show(ui: &mut egui::Ui, colormap: Colormap, (lo, hi): (f32, f32), caption
     }
     painter.rect_stroke(bar, 0.0, Stroke::new(1.0, ui.visuals().text_color()), egui::StrokeKind::Outside);
     let text = ui.visuals().text_color();
+    let decimals = tick_decimals(lo, hi, 5);
     for (i, v) in ticks(lo, hi, 5).into_iter().enumerate() {
         let x = bar.left() + width * i as f32 / 4.0;
         painter.line_segment([Pos2::new(x, bar.bottom()), Pos2::new(x, bar.bottom() + 4.0)], Stroke::new(1.0, text));
@@ -33,7 +34,7 @@ pub fn show(ui: &mut egui::Ui, colormap: Colormap, (lo, hi): (f32, f32), caption
         painter.text(
             Pos2::new(x, bar.bottom() + 5.0),
             align,
-            format!("{v:.2}"),
+            format!("{v:.decimals$}"),
             egui::FontId::proportional(11.0),
             text,
         );
