@@ -220,8 +220,9 @@ impl FaceModel {
         Tensor::<4>::from_data(TensorData::new(pixels, [faces.len(), 3, h, w]), &self.device)
     }
 
-    /// The network on one batch of faces of the right size.
-    fn run(&self, faces: &[&RgbImage]) -> Result<Batch, ModelError> {
+    /// The network on one batch of faces of the right size; masks and pattern logits are read
+    /// back from a device only when `heads` asks for them.
+    fn run(&self, faces: &[&RgbImage], heads: bool) -> Result<Batch, ModelError> {
         match &self.cpu {
             Some(CpuPath::From(cpu)) => {
                 let out = cpu.forward(faces);
@@ -245,20 +246,24 @@ impl FaceModel {
             }
         };
         let FromOutput { masked_embedding, mask, pattern_logits, unmasked_embedding } = output;
+        let (masked, unmasked) = (rows(masked_embedding)?, rows(unmasked_embedding)?);
+        if !heads {
+            return Ok(Batch { masked, unmasked, heads: None });
+        }
         let [_, channels, height, width] = mask.dims();
         let masks = read(mask)?
             .chunks(channels * height * width)
             .map(|values| FeatureMask { channels, height, width, values: values.to_vec() })
             .collect();
-        Ok(Batch { masked: rows(masked_embedding)?, unmasked: rows(unmasked_embedding)?, heads: Some((masks, rows(pattern_logits)?)) })
+        Ok(Batch { masked, unmasked, heads: Some((masks, rows(pattern_logits)?)) })
     }
 
-    /// Masked and unmasked embeddings of aligned faces.
+    /// Masked and unmasked embeddings of aligned faces (no mask read back from a GPU).
     pub fn embed(&self, faces: &[&RgbImage]) -> Result<Vec<(Vec<f32>, Vec<f32>)>, ModelError> {
         let mut out = Vec::with_capacity(faces.len());
         for (c, chunk) in faces.chunks(MODEL_BATCH).enumerate() {
             self.check_sizes(chunk, c * MODEL_BATCH)?;
-            let batch = self.run(chunk)?;
+            let batch = self.run(chunk, false)?;
             out.extend(batch.masked.into_iter().zip(batch.unmasked));
         }
         Ok(out)
@@ -269,7 +274,7 @@ impl FaceModel {
         let mut out = Vec::with_capacity(faces.len());
         for (c, chunk) in faces.chunks(MODEL_BATCH).enumerate() {
             self.check_sizes(chunk, c * MODEL_BATCH)?;
-            let Batch { masked, unmasked, heads } = self.run(chunk)?;
+            let Batch { masked, unmasked, heads } = self.run(chunk, true)?;
             let (masks, probabilities) = match heads {
                 Some((masks, logits)) => (masks.into_iter().map(Some).collect(), logits.iter().map(|l| softmax(l)).collect()),
                 None => (vec![None; chunk.len()], vec![Vec::new(); chunk.len()]),

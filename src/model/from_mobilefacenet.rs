@@ -101,22 +101,13 @@ impl FromMobileFaceNet {
     /// - mask: `[batch, 512, 7, 7]`
     pub fn features(&self, input: Tensor<4>) -> (MobileFaceNetTaps, Tensor<4>) {
         let taps = self.backbone.taps(input);
-        let mask = self.decode_mask(&taps);
+        let x3 = self.fpn.forward(taps.c3.clone(), taps.c4.clone(), taps.c5.clone());
+        let mask = self.mask.forward(x3);
         (taps, mask)
     }
 
-    /// The mask the pyramid over `taps` decodes, `[batch, 512, 7, 7]`.
-    pub fn decode_mask(&self, taps: &MobileFaceNetTaps) -> Tensor<4> {
-        self.mask.forward(self.fpn.forward(taps.c3.clone(), taps.c4.clone(), taps.c5.clone()))
-    }
-
     pub fn forward(&self, input: Tensor<4>) -> FromOutput {
-        self.forward_taps(self.backbone.taps(input))
-    }
-
-    /// The heads on backbone taps computed elsewhere (the CPU inference path).
-    pub fn forward_taps(&self, taps: MobileFaceNetTaps) -> FromOutput {
-        let mask = self.decode_mask(&taps);
+        let (taps, mask) = self.features(input);
         self.heads(taps.features, mask)
     }
 

@@ -12,12 +12,12 @@
 
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PRelu, PaddingConfig2d};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 use rayon::prelude::*;
 
 use super::mobilefacenet::{
-    ConvAct, INPUT_MEAN, INPUT_SCALE, MOBILEFACENET_INPUT, MobileFaceNet, MobileFaceNetTaps, l2_normalize_vec,
+    ConvAct, INPUT_MEAN, INPUT_SCALE, MOBILEFACENET_INPUT, MobileFaceNet, l2_normalize_vec,
 };
 
 /// Faces one parallel task carries through the whole network. One face's activations stay in
@@ -63,9 +63,11 @@ impl Nhwc {
         Self { batch: faces.len(), height: side, width: side, channels: 3, data }
     }
 
-    /// The same maps channels-first as a burn tensor, `[batch, channels, height, width]`.
+    /// The same maps channels-first as a burn tensor, `[batch, channels, height, width]`: what
+    /// the tests compare with burn's forward pass.
+    #[cfg(test)]
     pub fn to_tensor(&self, device: &Device) -> Tensor<4> {
-        let data = TensorData::new(self.channels_first().concat(), [self.batch, self.channels, self.height, self.width]);
+        let data = burn::tensor::TensorData::new(self.channels_first().concat(), [self.batch, self.channels, self.height, self.width]);
         Tensor::from_data(data, device)
     }
 
@@ -426,25 +428,13 @@ pub struct CpuMobileFaceNet {
 }
 
 /// The stage outputs FROM's pyramid reads and the final map, channels last (see
-/// [`MobileFaceNetTaps`] for the shapes).
+/// [`MobileFaceNetTaps`](super::mobilefacenet::MobileFaceNetTaps) for the shapes).
 #[derive(Debug, Clone)]
 pub struct CpuTaps {
     pub c3: Nhwc,
     pub c4: Nhwc,
     pub c5: Nhwc,
     pub features: Nhwc,
-}
-
-impl CpuTaps {
-    /// burn tensors of the same maps, for the FROM heads.
-    pub fn to_tensors(&self, device: &Device) -> MobileFaceNetTaps {
-        MobileFaceNetTaps {
-            c3: self.c3.to_tensor(device),
-            c4: self.c4.to_tensor(device),
-            c5: self.c5.to_tensor(device),
-            features: self.features.to_tensor(device),
-        }
-    }
 }
 
 impl CpuMobileFaceNet {
