@@ -15,7 +15,7 @@ use maskscope::face::Embedder;
 use maskscope::model::from_mobilefacenet::FromMobileFaceNetConfig;
 use maskscope::model::mask_decoder::OPEN_MASK_LOGIT;
 use maskscope::occlusion::{OccluderLibrary, RandomOcclusion};
-use maskscope::train::config::{EmbeddingLoss, TrainConfig};
+use maskscope::train::config::{EmbeddingLoss, TrainConfig, Trainable};
 use maskscope::train::data::{FaceSet, Sample};
 use maskscope::train::losses::{CosFaceHead, cross_entropy, distill};
 use maskscope::train::run::{TrainNet, faces_to_tensor};
@@ -193,6 +193,33 @@ fn a_run_writes_checkpoints_and_metrics_and_resumes() {
     let other = config.with_seed(99);
     let err = train(&other, inputs(backbone), run.path(), true, &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("config.json"), "{err}");
+}
+
+/// `--trainable all` moves the pretrained backbone (loaded on the plain CPU device, trained on
+/// its autodiff twin); `heads` leaves it exactly as it was.
+#[test]
+fn trainable_all_trains_the_backbone_and_heads_does_not() {
+    let device = Device::flex();
+    let backbone = Embedder::load(&assets::mobilefacenet_record(), &device).unwrap().net;
+    let before = backbone.stages[1][0].expand.conv.weight.val().into_data().try_into_vec::<f32>().unwrap();
+    let (train_set, validation) = fixture_faces().split_identities(0.25, 3);
+    let library = OccluderLibrary::load(&assets::occluders_dir()).unwrap();
+    for (trainable, should_move) in [(Trainable::All, true), (Trainable::Heads, false)] {
+        let run = tempfile::tempdir().unwrap();
+        let config = TrainConfig::new().with_trainable(trainable).with_epochs(1).with_batch_size(8);
+        let inputs = TrainInputs {
+            train: &train_set,
+            validation: &validation,
+            backbone: backbone.clone(),
+            occluders: &library,
+            device: device.clone().autodiff(),
+        };
+        train(&config, inputs, run.path(), false, &mut |_| {}).unwrap();
+        let (net, _) = record::load_from_mobilefacenet(&run.path().join("model.bpk"), &device).unwrap();
+        let after = net.backbone.stages[1][0].expand.conv.weight.val().into_data().try_into_vec::<f32>().unwrap();
+        let moved = before.iter().zip(&after).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert_eq!(moved > 0.0, should_move, "{trainable:?}: largest backbone weight change {moved}");
+    }
 }
 
 #[test]

@@ -189,7 +189,9 @@ pub fn train(
     let model_config = model_config(config);
     let cosface = matches!(config.loss, EmbeddingLoss::Cosface | EmbeddingLoss::Both);
     let mut net = TrainNet {
-        from: model_config.init_with(inputs.backbone.clone(), &device),
+        // The backbone arrives on the plain CPU device; without forking it onto the autodiff one,
+        // its weights would stay out of the graph and `--trainable all` would train only the heads.
+        from: model_config.init_with(inputs.backbone.clone().train().fork(&device), &device),
         cosface: cosface.then(|| CosFaceHead::new(inputs.train.identities.len(), MOBILEFACENET_EMBEDDING, &device)),
     };
     let mut optim = optimizer(config);
