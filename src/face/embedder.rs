@@ -8,7 +8,8 @@ use image::RgbImage;
 use crate::align::FaceTemplate;
 use crate::checkpoint::{CheckpointError, record};
 use crate::model::mobilefacenet::{MobileFaceNet, MobileFaceNetConfig, normalize_mobilefacenet};
-use crate::model::mobilefacenet_cpu::{CpuMobileFaceNet, CpuNetError};
+use crate::model::cpu_layers::CpuNetError;
+use crate::model::mobilefacenet_cpu::CpuMobileFaceNet;
 
 /// Architecture tag of the embedder's record.
 const MOBILEFACENET: &str = "mobilefacenet";

@@ -9,9 +9,8 @@ use rayon::prelude::*;
 
 use super::from_mobilefacenet::FromMobileFaceNet;
 use super::heads::FlatHead;
-use super::mobilefacenet_cpu::{
-    CpuMobileFaceNet, CpuNetError, FACES_PER_TASK, Layer, Nhwc, batch_norm_affine, matmul, values,
-};
+use super::cpu_layers::{CpuNetError, Layer, Nhwc, batch_norm_affine, matmul, values};
+use super::mobilefacenet_cpu::{CpuMobileFaceNet, FACES_PER_TASK};
 
 /// What the network gives for a batch of faces, one entry per face.
 #[derive(Debug, Clone)]

@@ -2,6 +2,7 @@
 
 pub mod block_ir;
 pub mod config;
+pub mod cpu_layers;
 pub mod fpn;
 pub mod from_mobilefacenet;
 pub mod from_mobilefacenet_cpu;
