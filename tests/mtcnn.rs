@@ -13,7 +13,7 @@ use image::{Rgb, RgbImage};
 use sha2::{Digest, Sha256};
 use maskscope::mtcnn::boxes::{bbreg, iou, landmarks, largest_first, nms_iou, nms_min, rerec};
 use maskscope::mtcnn::resize::{pyramid_scales, scaled_size};
-use maskscope::mtcnn::{FaceBox, Mtcnn, MtcnnError, MtcnnSettings, PlanarImage};
+use maskscope::mtcnn::{CpuMtcnnNets, FaceBox, Mtcnn, MtcnnError, MtcnnSettings, PlanarImage};
 
 /// Network outputs may differ from PyTorch's by float rounding only.
 const NET_TOLERANCE: f32 = 1e-4;
@@ -46,6 +46,21 @@ fn check_net(actual: Tensor<2>, expected: TensorData, what: &str) {
     check_data(actual.into_data(), expected, what);
 }
 
+/// The CPU inference path's copy of the networks (what detection runs on the CPU).
+fn cpu_nets(mtcnn: &Mtcnn) -> CpuMtcnnNets {
+    CpuMtcnnNets::new(&mtcnn.pnet, &mtcnn.rnet, &mtcnn.onet).expect("the CPU path takes MTCNN's layers")
+}
+
+/// A CPU-path output (row-major) against a fixture tensor of the same size.
+fn check_values(actual: Vec<f32>, expected: TensorData, what: &str) {
+    let shape = expected.shape().clone();
+    check_data(TensorData::new(actual, shape), expected, what);
+}
+
+fn floats(data: TensorData) -> Vec<f32> {
+    data.try_to_vec::<f32>().expect("an f32 fixture tensor")
+}
+
 fn check_data(actual: TensorData, expected: TensorData, what: &str) {
     let err = max_abs_diff(&actual, &expected, what);
     eprintln!("{what}: max abs error {err:.3e}");
@@ -61,6 +76,12 @@ fn pnet_matches_facenet_pytorch() {
     assert_eq!(out.prob.dims(), [1, 2, 7, 11], "23x31 input gives a 7x11 map");
     check_data(out.reg.into_data(), take(&io, "pnet_reg"), "P-Net regression");
     check_data(out.prob.into_data(), take(&io, "pnet_prob"), "P-Net probability");
+
+    let maps = cpu_nets(&mtcnn).pnet(&floats(take(&io, "pnet_in")), 23, 31);
+    assert_eq!((maps.height, maps.width), (7, 11));
+    check_values(maps.reg, take(&io, "pnet_reg"), "P-Net regression, CPU path");
+    let face = floats(take(&io, "pnet_prob"))[7 * 11..].to_vec();
+    check_values(maps.face, TensorData::new(face, [7, 11]), "P-Net face probability, CPU path");
 }
 
 #[test]
@@ -71,6 +92,10 @@ fn rnet_matches_facenet_pytorch() {
     let out = mtcnn.rnet.forward(Tensor::<4>::from_data(take(&io, "rnet_in"), &device));
     check_net(out.reg, take(&io, "rnet_reg"), "R-Net regression");
     check_net(out.prob, take(&io, "rnet_prob"), "R-Net probability");
+
+    let out = cpu_nets(&mtcnn).rnet(&floats(take(&io, "rnet_in")));
+    check_values(out.reg, take(&io, "rnet_reg"), "R-Net regression, CPU path");
+    check_values(out.prob, take(&io, "rnet_prob"), "R-Net probability, CPU path");
 }
 
 #[test]
@@ -82,6 +107,11 @@ fn onet_matches_facenet_pytorch() {
     check_net(out.reg, take(&io, "onet_reg"), "O-Net regression");
     check_net(out.landmarks, take(&io, "onet_landmarks"), "O-Net landmarks");
     check_net(out.prob, take(&io, "onet_prob"), "O-Net probability");
+
+    let out = cpu_nets(&mtcnn).onet(&floats(take(&io, "onet_in")));
+    check_values(out.reg, take(&io, "onet_reg"), "O-Net regression, CPU path");
+    check_values(out.landmarks, take(&io, "onet_landmarks"), "O-Net landmarks, CPU path");
+    check_values(out.prob, take(&io, "onet_prob"), "O-Net probability, CPU path");
 }
 
 #[test]

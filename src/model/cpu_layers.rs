@@ -4,7 +4,7 @@
 //! applied while a block of output pixels is still in cache.
 
 use burn::nn::conv::Conv2d;
-use burn::nn::{BatchNorm, PRelu, PaddingConfig2d};
+use burn::nn::{BatchNorm, Linear, PRelu, PaddingConfig2d};
 use burn::tensor::Tensor;
 use image::RgbImage;
 use rayon::prelude::*;
@@ -76,6 +76,59 @@ impl Nhwc {
                 out
             })
             .collect()
+    }
+
+    /// Channel-planar images (`[batch, channels, height, width]`, one after another) as
+    /// channels-last maps.
+    pub fn from_planar(planar: &[f32], batch: usize, channels: usize, height: usize, width: usize) -> Self {
+        let plane = height * width;
+        assert_eq!(planar.len(), batch * channels * plane, "planar buffer size");
+        let mut data = vec![0f32; planar.len()];
+        for (image, out) in planar.chunks(channels * plane).zip(data.chunks_mut(channels * plane)) {
+            for (c, values) in image.chunks(plane).enumerate() {
+                values.iter().enumerate().for_each(|(p, &v)| out[p * channels + c] = v);
+            }
+        }
+        Self { batch, height, width, channels, data }
+    }
+
+    /// Max-pool with PyTorch's `ceil_mode=True` and no padding: a last window that hangs over
+    /// the bottom or right edge takes the maximum of its part inside the map.
+    pub fn max_pool_ceil(&self, kernel: usize, stride: usize) -> Self {
+        let size = |input: usize| {
+            let out = (input.saturating_sub(kernel)).div_ceil(stride) + 1;
+            // PyTorch drops a last window that would start outside the input.
+            if (out - 1) * stride >= input { out - 1 } else { out }
+        };
+        let (height, width, c) = (size(self.height), size(self.width), self.channels);
+        let mut data = vec![f32::NEG_INFINITY; self.batch * height * width * c];
+        for (b, out) in data.chunks_mut(height * width * c).enumerate() {
+            for (p, pixel) in out.chunks_mut(c).enumerate() {
+                let (oy, ox) = (p / width, p % width);
+                for y in oy * stride..(oy * stride + kernel).min(self.height) {
+                    for x in ox * stride..(ox * stride + kernel).min(self.width) {
+                        let input = &self.data[((b * self.height + y) * self.width + x) * c..][..c];
+                        pixel.iter_mut().zip(input).for_each(|(m, &v)| *m = m.max(v));
+                    }
+                }
+            }
+        }
+        Self { batch: self.batch, height, width, channels: c, data }
+    }
+
+    /// Each image's maps as one 1x1 pixel of `width * height * channels` values in (x, y,
+    /// channel) order, channel fastest: PyTorch's `x.permute(0, 3, 2, 1).flatten(1)`.
+    pub fn flatten_whc(&self) -> Self {
+        let (h, w, c) = (self.height, self.width, self.channels);
+        let mut data = Vec::with_capacity(self.data.len());
+        for image in self.data.chunks(h * w * c) {
+            for x in 0..w {
+                for y in 0..h {
+                    data.extend_from_slice(&image[(y * w + x) * c..][..c]);
+                }
+            }
+        }
+        Self { batch: self.batch, height: 1, width: 1, channels: h * w * c, data }
     }
 
     /// Nearest-neighbour upsampling by 2 in both directions.
@@ -166,6 +219,12 @@ pub(crate) fn values<const D: usize>(tensor: Tensor<D>, layer: &str) -> Result<V
         .map_err(|e| CpuNetError::Readback { layer: layer.to_string(), message: format!("{e:?}") })
 }
 
+/// One PReLU slope per channel, also when the layer shares one slope among all.
+fn prelu_slopes(act: &PRelu, channels: usize, layer: &str) -> Result<Vec<f32>, CpuNetError> {
+    let slopes = values(act.alpha.val(), layer)?;
+    Ok(if slopes.len() == 1 { vec![slopes[0]; channels] } else { slopes })
+}
+
 fn padding(conv: &Conv2d, layer: &str) -> Result<Padding, CpuNetError> {
     match conv.padding {
         PaddingConfig2d::Valid => Ok([0; 4]),
@@ -190,13 +249,7 @@ impl Layer {
             Some(bias) => values(bias.val(), layer)?,
             None => vec![0.0; cout],
         };
-        let slopes = match act {
-            Some(act) => {
-                let slopes = values(act.alpha.val(), layer)?;
-                Some(if slopes.len() == 1 { vec![slopes[0]; cout] } else { slopes })
-            }
-            None => None,
-        };
+        let slopes = act.map(|act| prelu_slopes(act, cout, layer)).transpose()?;
         let epilogue = Epilogue { bias, slopes, scale_shift: None, sigmoid: false };
         let taps = kernel * kernel;
         if conv.groups == cout && per_group == 1 && conv.groups > 1 {
@@ -223,6 +276,21 @@ impl Layer {
         } else {
             Ok(Layer::Dense { weight: patch_major, cin, cout, kernel, stride, padding, epilogue })
         }
+    }
+
+    /// A linear layer (and its activation) as a 1x1 conv over 1x1 maps (see
+    /// [`Nhwc::flatten_whc`]).
+    pub(crate) fn from_linear(linear: &Linear, act: Option<&PRelu>, layer: &str) -> Result<Self, CpuNetError> {
+        // burn stores the weight as [in, out], the layout the matrix multiply reads.
+        let [cin, cout] = linear.weight.dims();
+        let weight = values(linear.weight.val(), layer)?;
+        let bias = match &linear.bias {
+            Some(bias) => values(bias.val(), layer)?,
+            None => vec![0.0; cout],
+        };
+        let slopes = act.map(|act| prelu_slopes(act, cout, layer)).transpose()?;
+        let epilogue = Epilogue { bias, slopes, scale_shift: None, sigmoid: false };
+        Ok(Layer::Pointwise { weight, cin, cout, epilogue })
     }
 
     /// Follows the conv (and its activation) with an inference batch norm.

@@ -7,6 +7,7 @@
 //! crops of them, O-Net rescores 48x48 crops and adds five landmarks.
 
 pub mod boxes;
+pub mod cpu_nets;
 pub mod nets;
 pub mod resize;
 
@@ -16,12 +17,16 @@ use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 
 use crate::checkpoint::{CheckpointError, StateDict, TorchParams, apply_state_dict};
+use crate::model::cpu_layers::CpuNetError;
+use crate::model::mobilefacenet_cpu::CpuMobileFaceNet;
 
 pub use boxes::FaceBox;
+pub use cpu_nets::CpuMtcnnNets;
 pub use nets::{ONet, ONetOutput, PNet, PNetOutput, RNet, RNetOutput};
 pub use resize::{PlanarImage, Region, ResizeError};
 
 use boxes::{bbreg, crop_region, landmarks, largest_first, nms_iou, nms_min, pnet_cell_boxes, rerec};
+use cpu_nets::PNetMaps;
 use nets::{ONET_SIZE, RNET_SIZE};
 use resize::{normalize, pyramid_scales, scaled_size};
 
@@ -58,6 +63,8 @@ pub enum MtcnnError {
     Resize { stage: &'static str, source: ResizeError },
     #[error("MTCNN: reading the {what} from the device failed: {message}")]
     Readback { what: &'static str, message: String },
+    #[error("MTCNN on the CPU path: {0}")]
+    CpuPath(#[from] CpuNetError),
 }
 
 /// facenet-pytorch's `MTCNN` detection parameters; the defaults are its defaults.
@@ -121,6 +128,8 @@ pub struct Mtcnn {
     pub onet: ONet,
     pub device: Device,
     pub settings: MtcnnSettings,
+    /// The same networks for the CPU inference path, when `device` is the CPU.
+    cpu: Option<CpuMtcnnNets>,
 }
 
 impl Mtcnn {
@@ -133,7 +142,8 @@ impl Mtcnn {
         load_weights(&mut rnet, &dir.join(RNET_FILE), "R-Net", device)?;
         let mut onet = ONet::new(device);
         load_weights(&mut onet, &dir.join(ONET_FILE), "O-Net", device)?;
-        Ok(Self { pnet, rnet, onet, device: device.clone(), settings: MtcnnSettings::default() })
+        let cpu = if CpuMobileFaceNet::suits(device) { Some(CpuMtcnnNets::new(&pnet, &rnet, &onet)?) } else { None };
+        Ok(Self { pnet, rnet, onet, device: device.clone(), settings: MtcnnSettings::default(), cpu })
     }
 
     pub fn with_settings(mut self, settings: MtcnnSettings) -> Self {
@@ -188,13 +198,8 @@ impl Mtcnn {
                 .area_resize(image.full(), level_height, level_width)
                 .map_err(|source| MtcnnError::Resize { stage: "P-Net pyramid", source })?;
             normalize(&mut pixels);
-            let out = self.pnet.forward(self.input(pixels, [1, 3, level_height, level_width]));
-            let [_, _, map_height, map_width] = out.prob.dims();
-            let prob = read(out.prob, "P-Net probability")?;
-            let reg = read(out.reg, "P-Net regression")?;
-            // Channel 1 of the [1, 2, h, w] softmax is the face probability.
-            let face = prob.get(map_height * map_width..).unwrap_or_default();
-            let cells = pnet_cell_boxes(face, &reg, map_height, map_width, scale, self.settings.thresholds[0]);
+            let maps = self.pnet_maps(pixels, level_height, level_width)?;
+            let cells = pnet_cell_boxes(&maps.face, &maps.reg, maps.height, maps.width, scale, self.settings.thresholds[0]);
             let level: Vec<FaceBox> = cells.iter().map(|c| c.bbox).collect();
             for i in nms_iou(&level, NMS_LEVEL_IOU) {
                 boxes.push(cells[i].bbox);
@@ -210,10 +215,16 @@ impl Mtcnn {
     /// Stage 2: R-Net on 24x24 crops; threshold, NMS, regression (+1) and squaring.
     fn refine(&self, image: &PlanarImage, proposals: &[FaceBox]) -> Result<Vec<FaceBox>, MtcnnError> {
         let (boxes, pixels) = crops(image, proposals, RNET_SIZE, "R-Net crops")?;
-        let [prob, reg] = self.batched(&pixels, RNET_SIZE, |x| {
-            let out = self.rnet.forward(x);
-            [(out.prob, "R-Net probability"), (out.reg, "R-Net regression")]
-        })?;
+        let [prob, reg] = match &self.cpu {
+            Some(nets) => batched_on_cpu(&pixels, RNET_SIZE, |crops| {
+                let out = nets.rnet(crops);
+                [out.prob, out.reg]
+            }),
+            None => self.batched(&pixels, RNET_SIZE, |x| {
+                let out = self.rnet.forward(x);
+                [(out.prob, "R-Net probability"), (out.reg, "R-Net regression")]
+            })?,
+        };
         let mut passed = Vec::new();
         let mut offsets = Vec::new();
         for (i, b) in boxes.iter().enumerate() {
@@ -233,10 +244,16 @@ impl Mtcnn {
     /// no squaring) and the "Min" NMS.
     fn output(&self, image: &PlanarImage, refined: &[FaceBox]) -> Result<Vec<Detection>, MtcnnError> {
         let (boxes, pixels) = crops(image, refined, ONET_SIZE, "O-Net crops")?;
-        let [prob, reg, marks] = self.batched(&pixels, ONET_SIZE, |x| {
-            let out = self.onet.forward(x);
-            [(out.prob, "O-Net probability"), (out.reg, "O-Net regression"), (out.landmarks, "O-Net landmarks")]
-        })?;
+        let [prob, reg, marks] = match &self.cpu {
+            Some(nets) => batched_on_cpu(&pixels, ONET_SIZE, |crops| {
+                let out = nets.onet(crops);
+                [out.prob, out.reg, out.landmarks]
+            }),
+            None => self.batched(&pixels, ONET_SIZE, |x| {
+                let out = self.onet.forward(x);
+                [(out.prob, "O-Net probability"), (out.reg, "O-Net regression"), (out.landmarks, "O-Net landmarks")]
+            })?,
+        };
         let mut passed = Vec::new();
         let mut points = Vec::new();
         for (i, b) in boxes.iter().enumerate() {
@@ -251,6 +268,19 @@ impl Mtcnn {
             .into_iter()
             .map(|i| Detection { bbox: passed[i].coords(), score: passed[i].score, landmarks: points[i] })
             .collect())
+    }
+
+    /// P-Net on one normalised CHW pyramid level.
+    fn pnet_maps(&self, pixels: Vec<f32>, height: usize, width: usize) -> Result<PNetMaps, MtcnnError> {
+        if let Some(nets) = &self.cpu {
+            return Ok(nets.pnet(&pixels, height, width));
+        }
+        let out = self.pnet.forward(self.input(pixels, [1, 3, height, width]));
+        let [_, _, map_height, map_width] = out.prob.dims();
+        let prob = read(out.prob, "P-Net probability")?;
+        // Channel 1 of the [1, 2, h, w] softmax is the face probability.
+        let face = prob.get(map_height * map_width..).unwrap_or_default().to_vec();
+        Ok(PNetMaps { height: map_height, width: map_width, face, reg: read(out.reg, "P-Net regression")? })
     }
 
     /// Runs `forward` over CHW crops of side `size`, `NET_BATCH` at a time, and concatenates
@@ -276,6 +306,17 @@ impl Mtcnn {
     fn input(&self, values: Vec<f32>, shape: [usize; 4]) -> Tensor<4> {
         Tensor::from_data(TensorData::new(values, shape), &self.device)
     }
+}
+
+/// [`Mtcnn::batched`] for the CPU path's networks, which read and return plain buffers.
+fn batched_on_cpu<const K: usize>(pixels: &[f32], size: usize, forward: impl Fn(&[f32]) -> [Vec<f32>; K]) -> [Vec<f32>; K] {
+    let mut outputs: [Vec<f32>; K] = std::array::from_fn(|_| Vec::new());
+    for chunk in pixels.chunks(NET_BATCH * 3 * size * size) {
+        for (output, part) in outputs.iter_mut().zip(forward(chunk)) {
+            output.extend(part);
+        }
+    }
+    outputs
 }
 
 fn load_weights(
