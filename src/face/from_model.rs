@@ -225,7 +225,10 @@ impl FaceModel {
     fn run(&self, faces: &[&RgbImage], heads: bool) -> Result<Batch, ModelError> {
         match &self.cpu {
             Some(CpuPath::From(cpu)) => {
-                let out = cpu.forward(faces);
+                let out = cpu.forward(faces, heads);
+                if !heads {
+                    return Ok(Batch { masked: out.masked, unmasked: out.unmasked, heads: None });
+                }
                 let [channels, height, width] = [MOBILEFACENET_FEATURES, MOBILEFACENET_FEATURE_SIDE, MOBILEFACENET_FEATURE_SIDE];
                 let masks = out.masks.into_iter().map(|values| FeatureMask { channels, height, width, values }).collect();
                 return Ok(Batch { masked: out.masked, unmasked: out.unmasked, heads: Some((masks, out.pattern_logits)) });

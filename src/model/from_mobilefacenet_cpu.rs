@@ -19,9 +19,9 @@ pub struct CpuFromOutput {
     pub masked: Vec<Vec<f32>>,
     /// Embedding of the features as they are (the baseline).
     pub unmasked: Vec<Vec<f32>>,
-    /// The mask, channels-first `[512 * 7 * 7]`.
+    /// The mask, channels-first `[512 * 7 * 7]`; empty unless the heads were asked for.
     pub masks: Vec<Vec<f32>>,
-    /// Pattern predictor logits.
+    /// Pattern predictor logits; empty unless the heads were asked for.
     pub pattern_logits: Vec<Vec<f32>>,
 }
 
@@ -102,31 +102,36 @@ impl CpuFromMobileFaceNet {
         })
     }
 
-    /// The whole network on aligned 112x112 faces, [`FACES_PER_TASK`] at a time in parallel.
-    pub fn forward(&self, faces: &[&RgbImage]) -> CpuFromOutput {
-        let parts: Vec<CpuFromOutput> = faces.par_chunks(FACES_PER_TASK).map(|chunk| self.forward_batch(chunk)).collect();
+    /// The network on aligned 112x112 faces, [`FACES_PER_TASK`] at a time in parallel; the
+    /// masks and pattern logits only when `heads` asks for them.
+    pub fn forward(&self, faces: &[&RgbImage], heads: bool) -> CpuFromOutput {
+        let parts: Vec<CpuFromOutput> =
+            faces.par_chunks(FACES_PER_TASK).map(|chunk| self.forward_batch(chunk, heads)).collect();
         let mut out = CpuFromOutput { masked: Vec::new(), unmasked: Vec::new(), masks: Vec::new(), pattern_logits: Vec::new() };
         for part in parts {
             out.masked.extend(part.masked);
             out.unmasked.extend(part.unmasked);
             out.masks.extend(part.masks);
-            out.pattern_logits.extend(part.pattern_logits);
+        }
+        if heads {
+            // One multiply for the whole batch: per face it would stream the predictor's 23 MB
+            // of weights from memory for a single row.
+            out.pattern_logits = self.regress.forward(&out.masks);
         }
         out
     }
 
-    fn forward_batch(&self, faces: &[&RgbImage]) -> CpuFromOutput {
+    fn forward_batch(&self, faces: &[&RgbImage], heads: bool) -> CpuFromOutput {
         let taps = self.backbone.taps(&Nhwc::from_faces(faces));
         let p5 = self.p5_1.forward(&taps.c5, None);
         let p4 = self.p4_1.forward(&taps.c4, Some(&p5.upsample_x2()));
         let p3 = self.p3_1.forward(&taps.c3, Some(&p4.upsample_x2()));
         let mask = self.decoder_2.forward(&self.decoder_1.forward(&self.p3_2.forward(&p3, None), None), None);
-        let masks = mask.channels_first();
         CpuFromOutput {
             masked: self.backbone.embed_features(&taps.features.times(&mask)),
             unmasked: self.backbone.embed_features(&taps.features),
-            pattern_logits: self.regress.forward(&masks),
-            masks,
+            masks: if heads { mask.channels_first() } else { Vec::new() },
+            pattern_logits: Vec::new(),
         }
     }
 }
@@ -167,7 +172,10 @@ mod tests {
             .map(|i| image::RgbImage::from_fn(112, 112, |x, y| image::Rgb([(x * 2) as u8 ^ i, (y * 2) as u8, ((x + y) as u8).wrapping_mul(3)])))
             .collect();
         let faces: Vec<&image::RgbImage> = faces.iter().collect();
-        let ours = cpu.forward(&faces);
+        let ours = cpu.forward(&faces, true);
+        let without_heads = cpu.forward(&faces, false);
+        assert_eq!((without_heads.masked, without_heads.unmasked), (ours.masked.clone(), ours.unmasked.clone()));
+        assert!(without_heads.masks.is_empty() && without_heads.pattern_logits.is_empty());
         let reference = net.forward(Nhwc::from_faces(&faces).to_tensor(&device));
         close(&ours.masks.concat(), reference.mask.flatten(1, 3), "mask", 1e-4);
         close(&ours.masked.concat(), reference.masked_embedding, "masked embedding", 1e-3);

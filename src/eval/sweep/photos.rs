@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use image::RgbImage;
+use rayon::prelude::*;
 
 use super::{SweepError, SweepObserver};
 use crate::align::FaceTemplate;
@@ -64,6 +65,10 @@ impl Photos {
     }
 }
 
+/// Photos aligned at once, in parallel: each detection alone keeps only part of the machine busy
+/// (its small pyramid levels and crop batches do not split well across threads).
+const PHOTOS_PER_ROUND: usize = 8;
+
 /// The aligned face of every photo for `template` (`None`: no face found), from the cache under
 /// `cache_root` or detected now (and then stored).
 pub(super) fn align_photos(
@@ -76,44 +81,47 @@ pub(super) fn align_photos(
     cancel: &AtomicBool,
 ) -> Result<Vec<Option<RgbImage>>, SweepError> {
     finder.template = template;
+    let finder = &*finder;
     let cache = cache_root.map(|root| AlignedCache::open(root, template, finder.pick)).transpose()?;
     let mut faces = Vec::with_capacity(photos.len());
-    for path in &photos.paths {
+    for round in photos.paths.chunks(PHOTOS_PER_ROUND) {
         if cancel.load(Ordering::Relaxed) {
             return Err(SweepError::Cancelled);
         }
-        let face = match &cache {
-            Some(cache) => {
-                let key = file_sha256(path)?;
-                match cache.get(&key)? {
-                    Some(found) => {
-                        stats.aligned_cached += 1;
-                        found
-                    }
-                    None => {
-                        let found = detect(finder, path)?;
-                        stats.aligned_fresh += 1;
-                        // An alignment failure is not remembered: only "no face" is a fact
-                        // about the photo.
-                        if let Some(face) = &found {
-                            cache.put(&key, face)?;
-                        }
-                        found.unwrap_or(CachedFace::NoFace)
-                    }
-                }
-            }
-            None => {
+        let found: Vec<Result<(CachedFace, bool), SweepError>> =
+            round.par_iter().map(|path| aligned_face(finder, cache.as_ref(), path)).collect();
+        for result in found {
+            let (face, from_cache) = result?;
+            if from_cache {
+                stats.aligned_cached += 1;
+            } else {
                 stats.aligned_fresh += 1;
-                detect(finder, path)?.unwrap_or(CachedFace::NoFace)
             }
-        };
-        faces.push(match face {
-            CachedFace::Aligned(image) => Some(image),
-            CachedFace::NoFace => None,
-        });
-        observer.advance(1);
+            faces.push(match face {
+                CachedFace::Aligned(image) => Some(image),
+                CachedFace::NoFace => None,
+            });
+            observer.advance(1);
+        }
     }
     Ok(faces)
+}
+
+/// One photo's aligned face and whether it came from the cache.
+fn aligned_face(finder: &FaceFinder, cache: Option<&AlignedCache>, path: &Path) -> Result<(CachedFace, bool), SweepError> {
+    let Some(cache) = cache else {
+        return Ok((detect(finder, path)?.unwrap_or(CachedFace::NoFace), false));
+    };
+    let key = file_sha256(path)?;
+    if let Some(found) = cache.get(&key)? {
+        return Ok((found, true));
+    }
+    let found = detect(finder, path)?;
+    // An alignment failure is not remembered: only "no face" is a fact about the photo.
+    if let Some(face) = &found {
+        cache.put(&key, face)?;
+    }
+    Ok((found.unwrap_or(CachedFace::NoFace), false))
 }
 
 /// The photo's aligned face, `NoFace` when the detector finds none, `None` when the landmarks
