@@ -1,5 +1,5 @@
 //! The building blocks of the CPU inference path (see `mobilefacenet_cpu`): channels-last feature
-//! maps and conv layers in the layout their kernels read, each a matrix multiply (the `gemm` crate)
+//! maps and conv layers in the layout their kernels read, each a matrix multiply (`cpu_matmul`)
 //! or a loop over contiguous channels, with bias, PReLU, batch norm, sigmoid and the residual
 //! applied while a block of output pixels is still in cache.
 
@@ -9,6 +9,7 @@ use burn::tensor::Tensor;
 use image::RgbImage;
 use rayon::prelude::*;
 
+use super::cpu_matmul::{PackedRhs, matmul};
 use super::mobilefacenet::{INPUT_MEAN, INPUT_SCALE, MOBILEFACENET_INPUT};
 
 /// Fewest output pixels one parallel task computes: below this the matrix multiply's packing
@@ -195,13 +196,14 @@ type Padding = [usize; 4];
 /// A conv layer in the layout its kernel reads.
 #[derive(Debug, Clone)]
 pub(crate) enum Layer {
-    /// 1x1, stride 1: weight `[in, out]`.
-    Pointwise { weight: Vec<f32>, cin: usize, cout: usize, epilogue: Epilogue },
+    /// 1x1, stride 1: weight `[in, out]`, packed.
+    Pointwise { weight: PackedRhs, cin: usize, cout: usize, epilogue: Epilogue },
     /// One filter per channel: weight `[kernel * kernel, channels]`.
     Depthwise { weight: Vec<f32>, channels: usize, kernel: usize, stride: usize, padding: Padding, epilogue: Epilogue },
-    /// Any other conv (MobileFaceNet's first): weight `[kernel * kernel * in, out]`, patch-major.
+    /// Any other conv (MobileFaceNet's first): weight `[kernel * kernel * in, out]`, patch-major,
+    /// packed.
     Dense {
-        weight: Vec<f32>,
+        weight: PackedRhs,
         cin: usize,
         cout: usize,
         kernel: usize,
@@ -271,6 +273,7 @@ impl Layer {
                 plane.iter().enumerate().for_each(|(t, &w)| patch_major[(t * cin + i) * cout + o] = w);
             }
         }
+        let patch_major = PackedRhs::new(taps * cin, cout, &patch_major);
         if kernel == 1 && stride == 1 && padding == [0; 4] {
             Ok(Layer::Pointwise { weight: patch_major, cin, cout, epilogue })
         } else {
@@ -290,7 +293,7 @@ impl Layer {
         };
         let slopes = act.map(|act| prelu_slopes(act, cout, layer)).transpose()?;
         let epilogue = Epilogue { bias, slopes, scale_shift: None, sigmoid: false };
-        Ok(Layer::Pointwise { weight, cin, cout, epilogue })
+        Ok(Layer::Pointwise { weight: PackedRhs::new(cin, cout, &weight), cin, cout, epilogue })
     }
 
     /// Follows the conv (and its activation) with an inference batch norm.
@@ -359,7 +362,7 @@ impl Layer {
         let count = block.len() / channels;
         match self {
             Layer::Pointwise { weight, cin, .. } => {
-                matmul(count, channels, *cin, &x.data[first * cin..(first + count) * cin], weight, block);
+                matmul(count, &x.data[first * cin..(first + count) * cin], weight, block);
             }
             Layer::Dense { weight, cin, kernel, stride, padding, .. } => {
                 let patch = kernel * kernel * cin;
@@ -375,7 +378,7 @@ impl Layer {
                         }
                     }
                 }
-                matmul(count, channels, patch, &patches, weight, block);
+                matmul(count, &patches, weight, block);
             }
             Layer::Depthwise { weight, kernel, stride, padding, .. } => {
                 for (r, acc) in block.chunks_mut(channels).enumerate() {
@@ -430,36 +433,6 @@ fn input_pixel<'a>(x: &'a Nhwc, b: usize, y: usize, col: usize, padding: &Paddin
         return None;
     }
     Some(&x.data[((b * x.height + iy) * x.width + ix) * x.channels..][..x.channels])
-}
-
-/// `dst[m x n] = lhs[m x k] * rhs[k x n]`, all row-major.
-pub(crate) fn matmul(m: usize, n: usize, k: usize, lhs: &[f32], rhs: &[f32], dst: &mut [f32]) {
-    assert!(lhs.len() == m * k && rhs.len() == k * n && dst.len() == m * n, "matmul operand sizes");
-    // SAFETY: the assert above keeps every read and write inside the three slices, whose
-    // strides describe dense row-major matrices of those sizes; `dst` is not read (read_dst).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            rhs.as_ptr(),
-            1,
-            n as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
 }
 
 #[cfg(test)]

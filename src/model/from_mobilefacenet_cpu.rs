@@ -9,7 +9,8 @@ use rayon::prelude::*;
 
 use super::from_mobilefacenet::FromMobileFaceNet;
 use super::heads::FlatHead;
-use super::cpu_layers::{CpuNetError, Layer, Nhwc, batch_norm_affine, matmul, values};
+use super::cpu_layers::{CpuNetError, Layer, Nhwc, batch_norm_affine, values};
+use super::cpu_matmul::{PackedRhs, matmul};
 use super::mobilefacenet_cpu::{CpuMobileFaceNet, FACES_PER_TASK};
 
 /// What the network gives for a batch of faces, one entry per face.
@@ -30,7 +31,7 @@ pub struct CpuFromOutput {
 struct CpuFlatHead {
     input: (Vec<f32>, Vec<f32>),
     /// `[in, out]`
-    weight: Vec<f32>,
+    weight: PackedRhs,
     bias: Vec<f32>,
     output: (Vec<f32>, Vec<f32>),
 }
@@ -38,8 +39,8 @@ struct CpuFlatHead {
 impl CpuFlatHead {
     fn new(head: &FlatHead) -> Result<Self, CpuNetError> {
         let Linear { weight, bias, .. } = &head.linear;
-        let weight_values = values(weight.val(), "regress.linear")?;
-        let outputs = weight.dims()[1];
+        let [inputs, outputs] = weight.dims();
+        let weight_values = PackedRhs::new(inputs, outputs, &values(weight.val(), "regress.linear")?);
         Ok(Self {
             input: batch_norm_affine(&head.bn_in, "regress.bn_in")?,
             weight: weight_values,
@@ -59,7 +60,7 @@ impl CpuFlatHead {
             x.extend(input.iter().zip(&self.input.0).zip(&self.input.1).map(|((v, a), b)| v * a + b));
         }
         let mut logits = vec![0f32; inputs.len() * outputs];
-        matmul(inputs.len(), outputs, features, &x, &self.weight, &mut logits);
+        matmul(inputs.len(), &x, &self.weight, &mut logits);
         logits
             .chunks(outputs)
             .map(|row| {

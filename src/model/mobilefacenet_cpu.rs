@@ -3,8 +3,8 @@
 //! burn-flex runs the network op by op: every bias, PReLU and residual add is its own pass over
 //! a freshly allocated channels-first tensor, and its depthwise kernel strides across channels.
 //! That measured ~35 ms a face on the 2-core reference machine at any batch size. Here the
-//! activations are channels-last, every 1x1 and dense conv is one matrix multiply (the `gemm`
-//! crate) over a block of pixels with bias, PReLU and the residual applied while the block is
+//! activations are channels-last, every 1x1 and dense conv is one matrix multiply (`cpu_matmul`,
+//! over weights packed once) over a block of pixels with bias, PReLU and the residual applied while the block is
 //! still in cache, and depthwise convs are straight loops over contiguous channels.
 //!
 //! The embedder and the FROM model use this path whenever they run on the CPU; burn's forward

@@ -3,6 +3,7 @@
 pub mod block_ir;
 pub mod config;
 pub mod cpu_layers;
+pub mod cpu_matmul;
 pub mod fpn;
 pub mod from_mobilefacenet;
 pub mod from_mobilefacenet_cpu;
