@@ -12,7 +12,7 @@ use maskscope::checkpoint::record::save_from_mobilefacenet;
 use maskscope::device::ComputeDevice;
 use maskscope::eval::conditions::{
     Condition, ConditionError, Occluders, RegionFill, SQUARE_SEED, SQUARE_SIDES, SquareFillKind, face_area_fraction,
-    parse_protocol,
+    parse_protocol, region_occluder,
 };
 use maskscope::eval::folds::{FoldScheme, fold_order, fold_scheme};
 use maskscope::eval::pairs::{FoldLayout, read_pairs_any};
@@ -22,7 +22,7 @@ use maskscope::eval::sweep::{SweepError, SweepModel, SweepObserver, SweepSpec, r
 use maskscope::face::cache::file_sha256;
 use maskscope::face::{Embedder, FaceFinder};
 use maskscope::model::from_mobilefacenet::FromMobileFaceNetConfig;
-use maskscope::occlusion::{OCC_LFW20_SEED, OccluderLibrary, Region};
+use maskscope::occlusion::{OCC_LFW20_SEED, OccluderLibrary, Region, occlude_region};
 
 const LFW: &str = "/work/shared/data/lfw-view1";
 
@@ -116,6 +116,18 @@ fn occluder_regions_paint_inside_the_region_only() {
         for (x, y, p) in f.enumerate_pixels() {
             let inside = (rect.x0..rect.x1).contains(&(x as usize)) && (rect.y0..rect.y1).contains(&(y as usize));
             assert!(inside || *p == *original.get_pixel(x, y), "{region} changed ({x}, {y}) outside its box");
+        }
+        // The sweep stretches each drawing once and reuses it: on both templates, first and
+        // later faces, the result is what stretching it for this face gives.
+        for width in [96, 112] {
+            let (class, name) = region_occluder(region);
+            let mut expected = face(width);
+            occlude_region(&mut expected, library.find(class, name).unwrap(), region).unwrap();
+            for _ in 0..2 {
+                let mut f = face(width);
+                occluders.apply(Condition::Region(region), &mut f, "B/B_0001.jpg").unwrap();
+                assert_eq!(f, expected, "{region} on a {width}-wide face");
+            }
         }
     }
 }

@@ -14,15 +14,16 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
-use image::RgbImage;
+use image::{RgbImage, RgbaImage};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::occlusion::{
     OccLfw20, Occluder, OccluderLibrary, Occlusion, OcclusionError, Region, SWEEP_GREY, SquareFill,
-    fnv1a64, grey_region, occlude_region, square_occlusion, x_offset,
+    composite, fnv1a64, grey_region, occlude_region_stretched, square_occlusion, x_offset,
 };
 use crate::patterns::BinaryMask;
 
@@ -246,6 +247,9 @@ pub struct Occluders<'a> {
     square_fill: SquareFillKind,
     occ_lfw: OccLfw20<'a>,
     square_seed: u64,
+    /// Each region's drawing stretched to the region's box, made on first use: resampling it
+    /// for every face was a tenth of a sweep's time.
+    stretched: [OnceLock<RgbaImage>; Region::ALL.len()],
 }
 
 impl<'a> Occluders<'a> {
@@ -266,7 +270,14 @@ impl<'a> Occluders<'a> {
                 }
             }
         }
-        Ok(Self { library, region_fill, square_fill, occ_lfw: OccLfw20::with_seed(library, occ_lfw_seed), square_seed })
+        Ok(Self {
+            library,
+            region_fill,
+            square_fill,
+            occ_lfw: OccLfw20::with_seed(library, occ_lfw_seed),
+            square_seed,
+            stretched: Default::default(),
+        })
     }
 
     pub fn region_fill(&self) -> RegionFill {
@@ -296,7 +307,10 @@ impl<'a> Occluders<'a> {
         Ok(Some(match condition {
             Condition::Clean => return Ok(None),
             Condition::Region(region) => match (self.region_fill, self.region_drawing(region)) {
-                (RegionFill::Occluder, Some(drawing)) => occlude_region(face, drawing, region)?,
+                (RegionFill::Occluder, Some(drawing)) => {
+                    let stretched = self.stretched_drawing(region, drawing, face.width());
+                    occlude_region_stretched(face, drawing, Some(stretched), region)?
+                }
                 // `new` checked the drawings exist, so this is the grey fill.
                 _ => grey_region(face, region, SWEEP_GREY)?,
             },
@@ -314,6 +328,16 @@ impl<'a> Occluders<'a> {
                 square_occlusion(face, side, centre, fill)
             }
         }))
+    }
+
+    /// `drawing` stretched to `region`'s box on a face `face_width` wide; the box's size does not
+    /// depend on the width (only its offset does), so one copy serves both templates.
+    fn stretched_drawing(&self, region: Region, drawing: &Occluder, face_width: u32) -> &RgbaImage {
+        let slot = Region::ALL.iter().position(|&r| r == region).expect("every region is in Region::ALL");
+        self.stretched[slot].get_or_init(|| {
+            let rect = region.rect(face_width);
+            composite::resize(&drawing.image, (rect.x1 - rect.x0) as u32, (rect.y1 - rect.y0) as u32)
+        })
     }
 
     /// The generator of one image's square: FNV-1a of the seed and the key, like Occ-LFW-2.0's.

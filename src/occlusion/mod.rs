@@ -32,7 +32,7 @@ pub use protocol::{
     OCC_LFW20_SEED, OccLfw20, Occlusion, PATTERN_GRID, Placement, RandomDraw, RandomOcclusion, SCALE_FACTORS,
     SWEEP_GREY, SquareFill, fnv1a64, image_key, occluder_size, pattern_label, square_occlusion,
 };
-pub use regions::{Region, grey_region, occlude_region};
+pub use regions::{Region, grey_region, occlude_region, occlude_region_stretched};
 
 /// Height of both aligned templates.
 pub const FACE_HEIGHT: u32 = 112;

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use image::{Rgb, RgbImage};
+use image::{Rgb, RgbImage, RgbaImage};
 
 use super::library::Occluder;
 use super::protocol::Occlusion;
@@ -102,9 +102,26 @@ impl FromStr for Region {
 
 /// Stretches `occluder` over `region` of an aligned face.
 pub fn occlude_region(face: &mut RgbImage, occluder: &Occluder, region: Region) -> Result<Occlusion, OcclusionError> {
+    occlude_region_stretched(face, occluder, None, region)
+}
+
+/// [`occlude_region`] given the drawing already stretched to the region's box (a sweep
+/// stretches it once for all its faces); one of another size is ignored and stretched anew.
+pub fn occlude_region_stretched(
+    face: &mut RgbImage,
+    occluder: &Occluder,
+    stretched: Option<&RgbaImage>,
+    region: Region,
+) -> Result<Occlusion, OcclusionError> {
     check_face(face)?;
     let rect = region.rect(face.width());
-    let mask = composite::paste_box(face, &occluder.image, rect);
+    let size = ((rect.x1 - rect.x0) as u32, (rect.y1 - rect.y0) as u32);
+    let mask = match stretched {
+        Some(stretched) if stretched.dimensions() == size && !rect.is_empty() => {
+            composite::paste(face, stretched, rect.x0 as i64, rect.y0 as i64)
+        }
+        _ => composite::paste_box(face, &occluder.image, rect),
+    };
     Ok(Occlusion::labelled(mask, Some((occluder.class.clone(), occluder.name.clone())), Some(rect), None, false))
 }
 

@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use image::RgbImage;
+use rayon::prelude::*;
 
 use super::ScoresError;
 use super::folds::{fold_order, fold_scheme};
@@ -258,16 +259,24 @@ pub fn run_sweep(
         if condition.is_occluded() {
             let mut occluded_faces: Vec<Vec<RgbImage>> = Vec::new();
             for (t, faces) in aligned.iter().enumerate() {
+                // Each face's occlusion depends only on its key, so the faces are made in parallel.
+                let made: Vec<Result<(RgbImage, Option<f64>), SweepError>> = seconds
+                    .par_iter()
+                    .map(|&p| {
+                        let mut face = faces[p].clone().expect("has a face");
+                        let key = &photos.keys[p];
+                        let occlusion = occluders
+                            .apply(condition, &mut face, key)
+                            .map_err(|source| SweepError::Occlusion { condition, key: key.clone(), source })?;
+                        Ok((face, occlusion.map(|o| face_area_fraction(&o.mask))))
+                    })
+                    .collect();
                 let mut out = Vec::with_capacity(seconds.len());
-                for &p in &seconds {
-                    let mut face = faces[p].clone().expect("has a face");
-                    let key = &photos.keys[p];
-                    let occlusion = occluders
-                        .apply(condition, &mut face, key)
-                        .map_err(|source| SweepError::Occlusion { condition, key: key.clone(), source })?;
+                for (&p, result) in seconds.iter().zip(made) {
+                    let (face, area) = result?;
                     // The area is reported for the first model's template.
-                    if let (0, Some(occlusion)) = (t, &occlusion) {
-                        area_by_photo[p] = face_area_fraction(&occlusion.mask);
+                    if let (0, Some(area)) = (t, area) {
+                        area_by_photo[p] = area;
                     }
                     out.push(face);
                 }
