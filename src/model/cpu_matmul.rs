@@ -9,7 +9,9 @@
 //! registers while `k` runs, reading `MR` values of the left-hand side (broadcast) and one
 //! contiguous `NR`-wide row of the packed weights per step. The kernel is written once in plain
 //! Rust and compiled for AVX-512, for AVX2 + FMA and for the baseline; which one runs is
-//! decided at run time.
+//! decided at run time; the widest tile also has an AVX-512 version written with intrinsics.
+
+use std::ops::Range;
 
 /// Widths of a packed panel (output columns per tile): one, two or four AVX-512 vectors. The
 /// narrow ones are for layers with few outputs (MTCNN's 10 to 32 channels), which a 64-wide
@@ -62,45 +64,64 @@ pub fn matmul(m: usize, lhs: &[f32], rhs: &PackedRhs, dst: &mut [f32]) {
             return unsafe { matmul_avx2_fma(m, lhs, rhs, dst) };
         }
     }
-    by_panel_width::<false>(m, lhs, rhs, dst);
+    matmul_baseline(m, lhs, rhs, dst);
+}
+
+/// Runs [`matmul_tiles`] with the tile shape for the panel width: 16 accumulator vectors for
+/// the wide panels (larger tiles measured slower: the compiler starts spilling), 8 rows for the
+/// narrowest. A macro, not a function: the kernels are closures written inside each
+/// `target_feature` function, which is how they inherit its instruction set (a function item
+/// passed in from elsewhere compiled `mul_add` to a library call).
+macro_rules! by_panel_width {
+    ($fma:literal, $m:expr, $lhs:expr, $rhs:expr, $dst:expr) => {
+        match $rhs.nr {
+            16 => matmul_tiles::<8, 16>($m, $lhs, $rhs, $dst, |b, k, d, p| tile::<$fma, 8, 16>(b, k, d, p)),
+            32 => matmul_tiles::<8, 32>($m, $lhs, $rhs, $dst, |b, k, d, p| tile::<$fma, 8, 32>(b, k, d, p)),
+            _ => matmul_tiles::<4, 64>($m, $lhs, $rhs, $dst, |b, k, d, p| tile::<$fma, 4, 64>(b, k, d, p)),
+        }
+    };
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
 unsafe fn matmul_avx512(m: usize, lhs: &[f32], rhs: &PackedRhs, dst: &mut [f32]) {
-    by_panel_width::<true>(m, lhs, rhs, dst);
+    if rhs.nr == 64 {
+        // SAFETY (the closure): this function only runs on CPUs with AVX-512F.
+        return matmul_tiles::<4, 64>(m, lhs, rhs, dst, |b, k, d, p| unsafe { tile_4x64_avx512(b, k, d, p) });
+    }
+    by_panel_width!(true, m, lhs, rhs, dst)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn matmul_avx2_fma(m: usize, lhs: &[f32], rhs: &PackedRhs, dst: &mut [f32]) {
-    by_panel_width::<true>(m, lhs, rhs, dst);
+    by_panel_width!(true, m, lhs, rhs, dst)
 }
 
-/// The tile shape for the panel width: 16 accumulator vectors for the wide panels (larger tiles
-/// measured slower: the compiler starts spilling), 8 rows for the narrowest.
-#[inline(always)]
-fn by_panel_width<const FMA: bool>(m: usize, lhs: &[f32], rhs: &PackedRhs, dst: &mut [f32]) {
-    match rhs.nr {
-        16 => matmul_tiles::<FMA, 8, 16>(m, lhs, rhs, dst),
-        32 => matmul_tiles::<FMA, 8, 32>(m, lhs, rhs, dst),
-        _ => matmul_tiles::<FMA, 4, 64>(m, lhs, rhs, dst),
-    }
+/// The portable build, without fused multiply-adds (elsewhere than x86-64, or an x86-64 CPU
+/// without AVX2).
+fn matmul_baseline(m: usize, lhs: &[f32], rhs: &PackedRhs, dst: &mut [f32]) {
+    by_panel_width!(false, m, lhs, rhs, dst)
 }
 
 /// For weights that fit in L2: row blocks outside, panels inside, so an `MR x k` block of `lhs`
 /// stays in L1 while the panels stream from L2. Larger weights go panel by panel in `KC`-deep
-/// slices, each read from memory once. `FMA` picks fused multiply-adds, which are one
-/// instruction only where the caller enabled the feature.
+/// slices, each read from memory once. `kernel` computes one tile (see [`tile`]).
 #[inline(always)]
-fn matmul_tiles<const FMA: bool, const MR: usize, const NR: usize>(m: usize, lhs: &[f32], rhs: &PackedRhs, dst: &mut [f32]) {
+fn matmul_tiles<const MR: usize, const NR: usize>(
+    m: usize,
+    lhs: &[f32],
+    rhs: &PackedRhs,
+    dst: &mut [f32],
+    kernel: impl Fn(&[f32], usize, Range<usize>, &[f32]) -> [[f32; NR]; MR],
+) {
     let k = rhs.k;
     let mut padded = Vec::new();
     if rhs.panels.len() * size_of::<f32>() <= RHS_IN_CACHE {
         for row0 in (0..m).step_by(MR) {
             let block = row_block::<MR>(lhs, m, k, row0, &mut padded);
             for j in 0..rhs.panels.len() / (k * NR) {
-                let tile = tile::<FMA, MR, NR>(block, k, 0..k, &rhs.panels[j * k * NR..][..k * NR]);
+                let tile = kernel(block, k, 0..k, &rhs.panels[j * k * NR..][..k * NR]);
                 store(&tile, dst, rhs.n, row0, m, j, false);
             }
         }
@@ -112,7 +133,7 @@ fn matmul_tiles<const FMA: bool, const MR: usize, const NR: usize>(m: usize, lhs
             let depths = depth..(depth + KC).min(k);
             let panel = &rhs.panels[j * k * NR + depth * NR..][..depths.len() * NR];
             for (b, block) in row_blocks.iter().enumerate() {
-                let tile = tile::<FMA, MR, NR>(block, k, depths.clone(), panel);
+                let tile = kernel(block, k, depths.clone(), panel);
                 store(&tile, dst, rhs.n, b * MR, m, j, depth > 0);
             }
         }
@@ -148,9 +169,10 @@ fn store<const MR: usize, const NR: usize>(tile: &[[f32; NR]; MR], dst: &mut [f3
 }
 
 /// One `MR x NR` output tile over the depths `depths` of `block` (`MR` rows of `k`); `panel`
-/// holds those depths' rows of one packed panel (`[depths][NR]`).
+/// holds those depths' rows of one packed panel (`[depths][NR]`). `FMA` picks fused
+/// multiply-adds, which are one instruction only where the caller enabled the feature.
 #[inline(always)]
-fn tile<const FMA: bool, const MR: usize, const NR: usize>(block: &[f32], k: usize, depths: std::ops::Range<usize>, panel: &[f32]) -> [[f32; NR]; MR] {
+fn tile<const FMA: bool, const MR: usize, const NR: usize>(block: &[f32], k: usize, depths: Range<usize>, panel: &[f32]) -> [[f32; NR]; MR] {
     let mut acc = [[0f32; NR]; MR];
     let rows: [&[f32]; MR] = std::array::from_fn(|r| &block[r * k + depths.start..r * k + depths.end]);
     for (p, weights) in panel.chunks_exact(NR).enumerate() {
@@ -163,6 +185,50 @@ fn tile<const FMA: bool, const MR: usize, const NR: usize>(block: &[f32], k: usi
         }
     }
     acc
+}
+
+/// [`tile`] for 4 x 64 written with AVX-512 intrinsics. Compiled from the plain version, each
+/// step re-read the 64 weights once per row (20 loads for 16 multiply-adds, which made it
+/// load-bound); here they are loaded once into four registers and each row's value broadcast.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_4x64_avx512(block: &[f32], k: usize, depths: Range<usize>, panel: &[f32]) -> [[f32; 64]; 4] {
+    use std::arch::x86_64::{__m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps};
+    assert!(block.len() >= 3 * k + depths.end && panel.len() == depths.len() * 64, "tile operand sizes");
+    let len = depths.len();
+    let mut acc: [[__m512; 4]; 4] = [[_mm512_setzero_ps(); 4]; 4];
+    // `wrapping_add` rather than `add`: the same address here, without the overflow check that
+    // debug builds put on every `add` (it made this loop spill its registers).
+    let r0 = block.as_ptr().wrapping_add(depths.start);
+    let rows = [r0, r0.wrapping_add(k), r0.wrapping_add(2 * k), r0.wrapping_add(3 * k)];
+    let mut weights = panel.as_ptr();
+    for p in 0..len {
+        // SAFETY: the assert above keeps every read inside `block` (row r at r * k + depths)
+        // and `panel` (len rows of 64).
+        let w = unsafe {
+            [
+                _mm512_loadu_ps(weights),
+                _mm512_loadu_ps(weights.wrapping_add(16)),
+                _mm512_loadu_ps(weights.wrapping_add(32)),
+                _mm512_loadu_ps(weights.wrapping_add(48)),
+            ]
+        };
+        for r in 0..4 {
+            let a = _mm512_set1_ps(unsafe { *rows[r].wrapping_add(p) });
+            for c in 0..4 {
+                acc[r][c] = _mm512_fmadd_ps(a, w[c], acc[r][c]);
+            }
+        }
+        weights = weights.wrapping_add(64);
+    }
+    let mut out = [[0f32; 64]; 4];
+    for (out_row, acc_row) in out.iter_mut().zip(&acc) {
+        for (c, sum) in acc_row.iter().enumerate() {
+            // SAFETY: each row of `out` holds 64 floats; the stores cover them 16 at a time.
+            unsafe { _mm512_storeu_ps(out_row.as_mut_ptr().add(16 * c), *sum) };
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -220,7 +286,7 @@ mod tests {
         let lhs: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.25 - 1.0).collect();
         let rhs: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 * 0.5 - 1.5).collect();
         let mut dst = vec![0f32; m * n];
-        by_panel_width::<false>(m, &lhs, &PackedRhs::new(k, n, &rhs), &mut dst);
+        matmul_baseline(m, &lhs, &PackedRhs::new(k, n, &rhs), &mut dst);
         // Small integers times quarters: exact in f32 whatever the order of the sums.
         assert_eq!(dst, naive(m, k, n, &lhs, &rhs));
     }
