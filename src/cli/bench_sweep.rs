@@ -84,29 +84,50 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
         spec.conditions.len(),
         models[0].label
     );
-    let mut rates = None;
+    let mut uncached = None;
     for name in ["uncached", "cached"] {
         let start = Instant::now();
         let outcome = run_sweep(&spec, &models, &mut finder, &library, &mut Bars::default(), &cancel)?;
         let total = start.elapsed().as_secs_f64();
         let line = describe(name, &outcome, spec.conditions.len(), total);
         println!("{line}");
-        if rates.is_none() {
-            rates = Some(per_unit(&outcome));
+        if uncached.is_none() {
+            uncached = Some((outcome, total));
         }
     }
-    if let Some((align_s, embed_s)) = rates {
-        let align = VIEW2_PHOTOS * align_s;
-        let embed = VIEW2_PHOTOS * VIEW2_CONDITIONS * embed_s;
-        println!(
-            "LFW View 2 at the uncached rates ({VIEW2_PHOTOS} photos x {VIEW2_CONDITIONS} conditions, every photo embedded under \
-             every condition, an upper bound): align {:.1} min + embed {:.1} min = {:.1} min (target: 10 min)",
+    if let Some((outcome, total)) = uncached {
+        for line in view2_estimate(&outcome, spec.conditions.len(), total) {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// What the uncached run means for LFW View 2: at its rate of image-conditions (the protocol's
+/// own work: every photo embedded clean once, each occluded condition embedding the pairs'
+/// second photos), and the upper bound where every photo is embedded under every condition.
+fn view2_estimate(outcome: &SweepOutcome, conditions: usize, total: f64) -> [String; 2] {
+    let image_conditions = (outcome.photos.distinct * conditions).max(1) as f64;
+    let c = &outcome.cache;
+    let embedded = (c.embedded_fresh + c.embedded_cached) as f64;
+    let at_rate = VIEW2_PHOTOS * VIEW2_CONDITIONS * total / image_conditions;
+    let (align_s, embed_s) = per_unit(outcome);
+    let align = VIEW2_PHOTOS * align_s;
+    let embed = VIEW2_PHOTOS * VIEW2_CONDITIONS * embed_s;
+    [
+        format!(
+            "LFW View 2 ({VIEW2_PHOTOS} photos x {VIEW2_CONDITIONS} conditions) at this run's uncached rate: {:.1} min \
+             (target: 10 min); this pairs file needed {embedded} embeddings for {image_conditions} image-conditions ({:.0}%)",
+            at_rate / 60.0,
+            100.0 * embedded / image_conditions
+        ),
+        format!(
+            "upper bound, every photo embedded under every condition: align {:.1} min + embed {:.1} min = {:.1} min",
             align / 60.0,
             embed / 60.0,
             (align + embed) / 60.0
-        );
-    }
-    Ok(())
+        ),
+    ]
 }
 
 /// Seconds per aligned photo and per embedded face (cache reads and scoring included).
