@@ -13,7 +13,7 @@ use super::progress::Progress;
 use crate::eval::pairs::{ImagePair, read_pairs};
 use crate::eval::verification::{accuracy_at, best_threshold};
 use crate::face::embedder::cosine;
-use crate::face::{Embedder, FaceError, FaceFinder, FacePick};
+use crate::face::{Embedder, FaceError, FaceFinder, FacePick, PHOTOS_PER_ROUND};
 
 #[derive(Debug, Args)]
 pub struct EvalPairsArgs {
@@ -45,8 +45,7 @@ fn score(pairs: &[ImagePair], finder: &FaceFinder, embedder: &Embedder, no_face:
     photos.dedup();
     let mut bar = Progress::new(photos.len(), "align");
     let mut aligned = BTreeMap::new();
-    // A few photos at a time across threads: one detection alone leaves part of the machine idle.
-    for round in photos.chunks(8) {
+    for round in photos.chunks(PHOTOS_PER_ROUND) {
         let found: Vec<_> = round.par_iter().map(|path| (path, finder.find_in_file(path))).collect();
         for (path, result) in found {
             match result {

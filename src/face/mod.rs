@@ -49,6 +49,11 @@ pub enum FacePick {
     Central,
 }
 
+/// Photos to detect at once, one per thread: a single detection leaves part of the machine idle
+/// (its small pyramid levels and few crops do not split well across threads). Callers that work
+/// through many photos go this many at a time, which keeps their progress reports regular.
+pub const PHOTOS_PER_ROUND: usize = 8;
+
 /// MTCNN plus alignment to one template.
 pub struct FaceFinder {
     pub detector: Mtcnn,

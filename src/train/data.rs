@@ -7,8 +7,9 @@ use image::RgbImage;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
-use crate::face::FaceFinder;
+use crate::face::{FaceFinder, PHOTOS_PER_ROUND};
 use crate::face::cache::{AlignedCache, CacheError, CachedFace};
 
 /// Photo extensions read from identity folders.
@@ -91,18 +92,23 @@ pub fn load_face_set(
     let photos = list_photos(root)?;
     let mut set = FaceSet::default();
     let mut report = DropReport { photos: photos.len(), ..Default::default() };
-    for (done, (identity, path)) in photos.iter().enumerate() {
-        match cache.get_or_align(path, finder)? {
-            CachedFace::Aligned(face) => {
-                if set.identities.last() != Some(identity) {
-                    set.identities.push(identity.clone());
+    let mut done = 0;
+    for round in photos.chunks(PHOTOS_PER_ROUND) {
+        let found: Vec<_> = round.par_iter().map(|(_, path)| cache.get_or_align(path, finder)).collect();
+        for ((identity, path), face) in round.iter().zip(found) {
+            match face? {
+                CachedFace::Aligned(face) => {
+                    if set.identities.last() != Some(identity) {
+                        set.identities.push(identity.clone());
+                    }
+                    let key = path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/");
+                    set.samples.push(Sample { face, identity: set.identities.len() - 1, key });
                 }
-                let key = path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/");
-                set.samples.push(Sample { face, identity: set.identities.len() - 1, key });
+                CachedFace::NoFace => report.no_face.push(path.clone()),
             }
-            CachedFace::NoFace => report.no_face.push(path.clone()),
+            done += 1;
+            progress(done, photos.len());
         }
-        progress(done + 1, photos.len());
     }
     Ok((set, report))
 }

@@ -13,7 +13,7 @@ use crate::align::FaceTemplate;
 use crate::eval::pairs::ImagePair;
 use crate::eval::results::CacheStats;
 use crate::face::cache::{AlignedCache, CachedFace, file_sha256};
-use crate::face::{FaceError, FaceFinder};
+use crate::face::{FaceError, FaceFinder, PHOTOS_PER_ROUND};
 use crate::occlusion::image_key;
 
 /// The distinct photos of a pairs list and, per pair, the indices of its two photos.
@@ -64,10 +64,6 @@ impl Photos {
         self.paths.len()
     }
 }
-
-/// Photos aligned at once, in parallel: each detection alone keeps only part of the machine busy
-/// (its small pyramid levels and crop batches do not split well across threads).
-const PHOTOS_PER_ROUND: usize = 8;
 
 /// The aligned face of every photo for `template` (`None`: no face found), from the cache under
 /// `cache_root` or detected now (and then stored).
