@@ -280,6 +280,24 @@ mod tests {
         }
     }
 
+    /// The AVX2 build, which a CPU with AVX-512 never picks on its own.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_kernel_agrees() {
+        if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")) {
+            eprintln!("no AVX2 + FMA on this CPU: nothing to check");
+            return;
+        }
+        for (m, k, n) in [(9, 27, 10), (17, 64, 33), (50, 130, 70)] {
+            let lhs: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.25 - 1.0).collect();
+            let rhs: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 * 0.5 - 1.5).collect();
+            let mut dst = vec![0f32; m * n];
+            // SAFETY: the CPU supports AVX2 and FMA, checked above.
+            unsafe { matmul_avx2_fma(m, &lhs, &PackedRhs::new(k, n, &rhs), &mut dst) };
+            assert_eq!(dst, naive(m, k, n, &lhs, &rhs), "{m}x{k}x{n}");
+        }
+    }
+
     #[test]
     fn the_baseline_kernel_agrees() {
         let (m, k, n) = (11, 20, 40);
