@@ -3,6 +3,7 @@
 //! or a loop over contiguous channels, with bias, PReLU, batch norm, sigmoid and the residual
 //! applied while a block of output pixels is still in cache.
 
+use burn::module::Param;
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, Linear, PRelu, PaddingConfig2d};
 use burn::tensor::Tensor;
@@ -160,6 +161,12 @@ pub(crate) struct Epilogue {
 }
 
 impl Epilogue {
+    /// The bias (zeros without one) and the optional PReLU of a layer with `channels` outputs.
+    fn new(bias: Option<&Param<Tensor<1>>>, act: Option<&PRelu>, channels: usize, layer: &str) -> Result<Self, CpuNetError> {
+        let slopes = act.map(|act| prelu_slopes(act, channels, layer)).transpose()?;
+        Ok(Self { bias: bias_values(bias, channels, layer)?, slopes, scale_shift: None, sigmoid: false })
+    }
+
     #[inline(always)]
     fn apply(&self, pixel: &mut [f32]) {
         pixel.iter_mut().zip(&self.bias).for_each(|(v, b)| *v += b);
@@ -221,6 +228,14 @@ pub(crate) fn values<const D: usize>(tensor: Tensor<D>, layer: &str) -> Result<V
         .map_err(|e| CpuNetError::Readback { layer: layer.to_string(), message: format!("{e:?}") })
 }
 
+/// A layer's bias, or zeros for one without.
+pub(crate) fn bias_values(bias: Option<&Param<Tensor<1>>>, channels: usize, layer: &str) -> Result<Vec<f32>, CpuNetError> {
+    match bias {
+        Some(bias) => values(bias.val(), layer),
+        None => Ok(vec![0.0; channels]),
+    }
+}
+
 /// One PReLU slope per channel, also when the layer shares one slope among all.
 fn prelu_slopes(act: &PRelu, channels: usize, layer: &str) -> Result<Vec<f32>, CpuNetError> {
     let slopes = values(act.alpha.val(), layer)?;
@@ -247,12 +262,7 @@ impl Layer {
         }
         let (kernel, stride, padding) = (kh, conv.stride[0], padding(conv, layer)?);
         let weight = values(conv.weight.val(), layer)?;
-        let bias = match &conv.bias {
-            Some(bias) => values(bias.val(), layer)?,
-            None => vec![0.0; cout],
-        };
-        let slopes = act.map(|act| prelu_slopes(act, cout, layer)).transpose()?;
-        let epilogue = Epilogue { bias, slopes, scale_shift: None, sigmoid: false };
+        let epilogue = Epilogue::new(conv.bias.as_ref(), act, cout, layer)?;
         let taps = kernel * kernel;
         if conv.groups == cout && per_group == 1 && conv.groups > 1 {
             // burn: [channel][0][ky][kx] -> [ky * k + kx][channel]
@@ -287,12 +297,7 @@ impl Layer {
         // burn stores the weight as [in, out], the layout the matrix multiply reads.
         let [cin, cout] = linear.weight.dims();
         let weight = values(linear.weight.val(), layer)?;
-        let bias = match &linear.bias {
-            Some(bias) => values(bias.val(), layer)?,
-            None => vec![0.0; cout],
-        };
-        let slopes = act.map(|act| prelu_slopes(act, cout, layer)).transpose()?;
-        let epilogue = Epilogue { bias, slopes, scale_shift: None, sigmoid: false };
+        let epilogue = Epilogue::new(linear.bias.as_ref(), act, cout, layer)?;
         Ok(Layer::Pointwise { weight: PackedRhs::new(cin, cout, &weight), cin, cout, epilogue })
     }
 

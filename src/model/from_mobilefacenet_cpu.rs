@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use super::from_mobilefacenet::FromMobileFaceNet;
 use super::heads::FlatHead;
-use super::cpu_layers::{CpuNetError, Layer, Nhwc, batch_norm_affine, values};
+use super::cpu_layers::{CpuNetError, Layer, Nhwc, batch_norm_affine, bias_values, values};
 use super::cpu_matmul::{PackedRhs, matmul};
 use super::mobilefacenet_cpu::{CpuMobileFaceNet, FACES_PER_TASK};
 
@@ -44,10 +44,7 @@ impl CpuFlatHead {
         Ok(Self {
             input: batch_norm_affine(&head.bn_in, "regress.bn_in")?,
             weight: weight_values,
-            bias: match bias {
-                Some(bias) => values(bias.val(), "regress.linear")?,
-                None => vec![0.0; outputs],
-            },
+            bias: bias_values(bias.as_ref(), outputs, "regress.linear")?,
             output: batch_norm_affine(&head.bn_out, "regress.bn_out")?,
         })
     }
