@@ -24,7 +24,7 @@ pub(super) fn embed_faces(
     let mut out: Vec<Option<EmbeddingPair>> = vec![None; faces.len()];
     let mut keys: Vec<Option<String>> = vec![None; faces.len()];
     let mut missing = Vec::new();
-    // Hashing the pixels and reading the cache cost ~1 ms a face: done in parallel.
+    // Hashing each face and reading its cache entry depend on that face alone: done in parallel.
     let looked_up: Vec<Result<Option<(String, Option<EmbeddingPair>)>, SweepError>> = faces
         .par_iter()
         .map(|face| {
