@@ -40,7 +40,8 @@ impl PackedRhs {
         assert_eq!(rhs.len(), k * n, "rhs is not {k} x {n}");
         let nr = PANEL_WIDTHS.into_iter().find(|&w| w >= n).unwrap_or(PANEL_WIDTHS[PANEL_WIDTHS.len() - 1]);
         let mut panels = vec![0f32; n.div_ceil(nr) * k * nr];
-        for (j, panel) in panels.chunks_mut(k * nr).enumerate() {
+        // `max(1)`: with no depth there is nothing to pack, and a zero chunk size would panic.
+        for (j, panel) in panels.chunks_mut((k * nr).max(1)).enumerate() {
             let (first, width) = (j * nr, nr.min(n - j * nr));
             for (p, row) in panel.chunks_mut(nr).enumerate() {
                 row[..width].copy_from_slice(&rhs[p * n + first..][..width]);
@@ -53,6 +54,11 @@ impl PackedRhs {
 /// `dst[m x n] = lhs[m x k] * rhs`, all row-major; `dst` is overwritten.
 pub fn matmul(m: usize, lhs: &[f32], rhs: &PackedRhs, dst: &mut [f32]) {
     assert!(lhs.len() == m * rhs.k && dst.len() == m * rhs.n, "matmul operand sizes");
+    if rhs.k == 0 {
+        // An empty sum; the tiles below divide by the depth.
+        dst.fill(0.0);
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
@@ -256,7 +262,7 @@ mod tests {
             (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
         };
         // Every panel width, and (the last three) weights too large for L2: the panel-by-panel,
-        // KC-deep path.
+        // KC-deep path; then the empty cases.
         let shapes = [
             (1, 1, 1),
             (8, 16, 32),
@@ -269,7 +275,7 @@ mod tests {
             (3, 4100, 70),
             (5, 9000, 20),
         ];
-        for (m, k, n) in shapes {
+        for (m, k, n) in shapes.into_iter().chain([(3, 0, 5), (4, 6, 0)]) {
             let lhs: Vec<f32> = (0..m * k).map(|_| next()).collect();
             let rhs: Vec<f32> = (0..k * n).map(|_| next()).collect();
             let mut dst = vec![f32::NAN; m * n];
