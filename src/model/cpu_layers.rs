@@ -455,16 +455,7 @@ pub(crate) mod tests {
 
     pub(crate) fn nhwc(t: &Tensor<4>) -> Nhwc {
         let [batch, channels, height, width] = t.dims();
-        let nchw = values(t.clone(), "input").unwrap();
-        let mut data = vec![0f32; nchw.len()];
-        for b in 0..batch {
-            for c in 0..channels {
-                for p in 0..height * width {
-                    data[(b * height * width + p) * channels + c] = nchw[(b * channels + c) * height * width + p];
-                }
-            }
-        }
-        Nhwc { batch, height, width, channels, data }
+        Nhwc::from_planar(&values(t.clone(), "input").unwrap(), batch, channels, height, width)
     }
 
     pub(crate) fn max_difference(ours: &Nhwc, reference: Tensor<4>) -> f32 {
