@@ -1,5 +1,6 @@
 //! Synthetic occlusion: compositing arithmetic, the Figure-1 regions and their pattern labels, the
-//! random training protocol's statistics, Occ-LFW-2.0 reproducibility and the occluder library.
+//! random training protocol's statistics and styles (alpha, the authors' opaque paste, grey boxes),
+//! Occ-LFW-2.0 reproducibility and the occluder library.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -7,8 +8,9 @@ use std::sync::OnceLock;
 
 use image::{Rgb, RgbImage, Rgba, RgbaImage};
 use maskscope::occlusion::{
-    OccLfw20, Occluder, OccluderLibrary, Occlusion, OcclusionError, RandomOcclusion, Region, SquareFill, fnv1a64,
-    grey_region, image_key, occlude_region, occluder_size, paste, paste_box, resize, square_occlusion,
+    OCC_LFW20_SEED, OccLfw20, Occluder, OccluderLibrary, Occlusion, OcclusionError, OcclusionStyle, PasteBackground,
+    RandomOcclusion, Region, SWEEP_GREY, SquareFill, fnv1a64, grey_region, image_key, occlude_region, occluder_size,
+    paste, paste_box, paste_opaque, pasted_region, resize, square_occlusion,
 };
 use maskscope::patterns::{BinaryMask, PatternSet, Rect};
 use rand::{RngCore, SeedableRng};
@@ -565,4 +567,161 @@ fn an_empty_or_missing_library_is_an_error() {
     let err = OccluderLibrary::load(&missing).unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
     assert!(OccluderLibrary::from_occluders(Vec::new()).is_err());
+}
+
+// ---------------------------------------------------------------- opaque pastes and styles
+
+/// A 4x3 drawing: an opaque red left column, a half-transparent blue middle, a transparent rest.
+fn striped_occluder() -> RgbaImage {
+    RgbaImage::from_fn(4, 3, |x, _| match x {
+        0 => Rgba([255, 0, 0, 255]),
+        1 => Rgba([0, 0, 255, 128]),
+        _ => Rgba([0, 0, 0, 0]),
+    })
+}
+
+#[test]
+fn an_opaque_paste_covers_the_whole_rectangle_by_hand() {
+    let occluder = striped_occluder();
+    let original = face(96);
+    let mut target = original.clone();
+    let background = Rgb([10, 20, 30]);
+    // Hangs one column off the left edge: the red column is clipped away.
+    let mask = paste_opaque(&mut target, &occluder, -1, 5, background);
+    assert_eq!(mask.count(), 3 * 3, "the clipped 3x3 box, transparent pixels included");
+    for y in 0..112u32 {
+        for x in 0..96u32 {
+            let inside = (5..8).contains(&y) && x < 3;
+            assert_eq!(mask.get(y as usize, x as usize), inside, "({x}, {y})");
+            let want = match (inside, x) {
+                (false, _) => *original.get_pixel(x, y),
+                // Source column 1: blue at alpha 128 over the background, rounded.
+                (true, 0) => Rgb([blend_f64(0, 10, 128), blend_f64(0, 20, 128), blend_f64(255, 30, 128)]),
+                (true, _) => background,
+            };
+            assert_eq!(*target.get_pixel(x, y), want, "({x}, {y})");
+        }
+    }
+    // A paste that misses the face changes nothing.
+    let mut untouched = original.clone();
+    assert_eq!(paste_opaque(&mut untouched, &occluder, 200, 5, background).count(), 0);
+    assert_eq!(untouched, original);
+}
+
+#[test]
+fn a_pasted_region_fills_the_box_and_keeps_the_object() {
+    let library = bundled();
+    let drawing = library.find("sunglasses", "black_frame_front").unwrap();
+    for width in [96, 112] {
+        let original = face(width);
+        let mut alpha = original.clone();
+        let alpha_occlusion = occlude_region(&mut alpha, drawing, Region::TwoEyes).unwrap();
+        let mut pasted = original.clone();
+        let grey = PasteBackground::Grey.colour();
+        let occlusion = pasted_region(&mut pasted, drawing, None, Region::TwoEyes, grey).unwrap();
+        let rect = Region::TwoEyes.rect(width);
+        let stretched = resize(&drawing.image, (rect.x1 - rect.x0) as u32, (rect.y1 - rect.y0) as u32);
+        let mut transparent = 0;
+        assert_eq!(occlusion.mask.count(), rect.area(), "the whole box is occluded");
+        assert!(alpha_occlusion.mask.count() < rect.area(), "the alpha paste leaves parts of the box visible");
+        assert_eq!(occlusion.occluder, alpha_occlusion.occluder);
+        let set = PatternSet::new(112, width as usize, 5).unwrap();
+        assert_eq!(occlusion.label, set.label_for_mask(&occlusion.mask).unwrap());
+        for (x, y, px) in pasted.enumerate_pixels() {
+            let (xs, ys) = (x as usize, y as usize);
+            let inside = (rect.y0..rect.y1).contains(&ys) && (rect.x0..rect.x1).contains(&xs);
+            if !inside {
+                assert_eq!(px, original.get_pixel(x, y));
+            } else if stretched.get_pixel((xs - rect.x0) as u32, (ys - rect.y0) as u32)[3] == 0 {
+                assert_eq!(*px, grey, "a fully transparent pixel shows the background, not the face");
+                transparent += 1;
+            }
+        }
+        assert!(transparent > 100, "the sunglasses leave {transparent} transparent pixels in the box");
+    }
+}
+
+#[test]
+fn training_styles_share_the_draws_and_differ_only_in_how_they_paste() {
+    let library = bundled();
+    let alpha = RandomOcclusion::new(library);
+    let styles = vec![
+        OcclusionStyle::Alpha,
+        OcclusionStyle::Pasted(PasteBackground::Grey),
+        OcclusionStyle::Pasted(PasteBackground::Black),
+        OcclusionStyle::GreyBox,
+    ];
+    let mixed = RandomOcclusion::with_styles(library, styles.clone());
+    let mut seen = HashMap::new();
+    let (mut rng_a, mut rng_m) = (ChaCha8Rng::seed_from_u64(11), ChaCha8Rng::seed_from_u64(11));
+    for i in 0..2_000 {
+        let a = alpha.sample(96, 112, &mut rng_a);
+        let m = mixed.sample(96, 112, &mut rng_m);
+        assert_eq!((a.flip, a.placement), (m.flip, m.placement), "draw {i}: the style is drawn last");
+        assert_eq!(a.style, OcclusionStyle::Alpha);
+        if m.placement.is_none() {
+            // A clean face draws no style, so the two generators stay in step.
+            continue;
+        }
+        // The mixed protocol drew one more number (the style): put the generators back in step.
+        *seen.entry(m.style).or_insert(0usize) += 1;
+        rng_a = rng_m.clone();
+
+        let mut face_m = face(96);
+        let occlusion = mixed.render(&mut face_m, &m);
+        let rect = occlusion.rect.unwrap();
+        match m.style {
+            OcclusionStyle::Alpha => assert!(occlusion.mask.count() <= rect.area()),
+            OcclusionStyle::Pasted(_) => assert_eq!(occlusion.mask.count(), rect.area()),
+            OcclusionStyle::GreyBox => {
+                assert_eq!(occlusion.mask.count(), rect.area());
+                assert_eq!(occlusion.occluder, None);
+                for y in rect.y0..rect.y1 {
+                    for x in rect.x0..rect.x1 {
+                        assert_eq!(*face_m.get_pixel(x as u32, y as u32), SWEEP_GREY);
+                    }
+                }
+            }
+        }
+        let set = PatternSet::new(112, 96, 5).unwrap();
+        assert_eq!(occlusion.label, set.label_for_mask(&occlusion.mask).unwrap());
+    }
+    // Uniform over the four styles: ~333 each of ~1,333 occluded draws.
+    assert_eq!(seen.len(), styles.len(), "{seen:?}");
+    for (style, count) in &seen {
+        assert!((*count as f64 - 1333.0 / 4.0).abs() < 80.0, "{style}: {count}");
+    }
+}
+
+#[test]
+fn alpha_only_training_draws_are_unchanged_by_styles() {
+    // `new` and an explicit single style draw the same sequence: old datasets stay the same.
+    let library = bundled();
+    let (a, b) = (RandomOcclusion::new(library), RandomOcclusion::with_styles(library, vec![OcclusionStyle::Alpha]));
+    let (mut ra, mut rb) = (ChaCha8Rng::seed_from_u64(3), ChaCha8Rng::seed_from_u64(3));
+    for _ in 0..500 {
+        let (mut fa, mut fb) = (face(112), face(112));
+        assert_eq!(a.apply(&mut fa, &mut ra), b.apply(&mut fb, &mut rb));
+        assert_eq!(fa, fb);
+    }
+    let empty = RandomOcclusion::with_styles(library, Vec::new());
+    assert_eq!(empty.styles(), [OcclusionStyle::Alpha]);
+}
+
+#[test]
+fn pasted_occ_lfw20_puts_the_same_occluder_at_the_same_place() {
+    let library = bundled();
+    let alpha = OccLfw20::new(library);
+    let pasted = OccLfw20::with_style(library, OCC_LFW20_SEED, OcclusionStyle::Pasted(PasteBackground::Grey));
+    for key in KEYS {
+        let (mut fa, mut fp) = (face(112), face(112));
+        let (oa, op) = (alpha.occlude(&mut fa, key), pasted.occlude(&mut fp, key));
+        assert_eq!((&oa.occluder, oa.rect, oa.factor), (&op.occluder, op.rect, op.factor), "{key}");
+        assert_eq!(op.mask.count(), op.rect.unwrap().area(), "{key}: the whole box");
+        assert!(oa.mask.count() <= op.mask.count());
+        // Reproducible per key.
+        let mut again = face(112);
+        assert_eq!(pasted.occlude(&mut again, key), op);
+        assert_eq!(again, fp);
+    }
 }

@@ -94,6 +94,29 @@ pub fn paste_box(face: &mut RgbImage, occluder: &RgbaImage, rect: Rect) -> Binar
     paste(face, &scaled, rect.x0 as i64, rect.y0 as i64)
 }
 
+/// Pastes the whole `occluder` rectangle opaque, its object over a flat `background`, with its
+/// top-left corner at (`left`, `top`); what hangs off the face is clipped. The mask is the whole
+/// clipped rectangle, transparent corners included: the authors' `occluded_image_ratio` pastes an
+/// RGB occluder image this way, so that nothing of the face shows through the box.
+pub fn paste_opaque(face: &mut RgbImage, occluder: &RgbaImage, left: i64, top: i64, background: Rgb<u8>) -> BinaryMask {
+    let rect = clipped_rect(left, top, occluder.width(), occluder.height(), face.width(), face.height());
+    let mask = fill_rect(face, rect, background);
+    paste(face, occluder, left, top);
+    mask
+}
+
+/// The `width` x `height` box with its top-left corner at (`left`, `top`), clipped to a
+/// `face_width` x `face_height` face (empty when it misses the face).
+pub fn clipped_rect(left: i64, top: i64, width: u32, height: u32, face_width: u32, face_height: u32) -> Rect {
+    let clamp = |v: i64, max: u32| v.clamp(0, i64::from(max)) as usize;
+    Rect::new(
+        clamp(top, face_height),
+        clamp(top.saturating_add(i64::from(height)), face_height),
+        clamp(left, face_width),
+        clamp(left.saturating_add(i64::from(width)), face_width),
+    )
+}
+
 /// Fills `rect` (clipped to the face) with an opaque `colour`; the mask is the clipped rectangle.
 pub fn fill_rect(face: &mut RgbImage, rect: Rect, colour: Rgb<u8>) -> BinaryMask {
     let (face_w, face_h) = (face.width() as usize, face.height() as usize);

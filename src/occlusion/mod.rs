@@ -2,6 +2,9 @@
 //! fixed Figure-1 regions, and the random protocols used to train (FROM Sec. 4.1) and to build
 //! Occ-LFW-2.0.
 //!
+//! An occluder is alpha-composited, or pasted as an opaque rectangle as the authors' code does, or
+//! replaced by a grey box of its size (see [`style`]).
+//!
 //! Every occlusion returns its binary mask and its proximate-pattern label (K = 5), so a sample can
 //! supervise FROM's mask decoder and pattern head directly.
 //!
@@ -18,6 +21,7 @@ pub mod composite;
 pub mod library;
 pub mod protocol;
 pub mod regions;
+pub mod style;
 
 use std::path::PathBuf;
 
@@ -25,14 +29,15 @@ use image::RgbImage;
 
 use crate::patterns::PatternError;
 
-pub use composite::{MASK_ALPHA, RESIZE_FILTER, fill_rect, paste, paste_box, resize};
+pub use composite::{MASK_ALPHA, RESIZE_FILTER, clipped_rect, fill_rect, paste, paste_box, paste_opaque, resize};
 pub use library::{KNOWN_CLASSES, Occluder, OccluderLibrary};
 pub use protocol::{
     BASE_LONGER_SIDE, CLEAN_PROBABILITY, FLIP_PROBABILITY, MAX_OCCLUDER_HEIGHT, MAX_OCCLUDER_WIDTH, OCC_LFW20_FACTOR,
     OCC_LFW20_SEED, OccLfw20, Occlusion, PATTERN_GRID, Placement, RandomDraw, RandomOcclusion, SCALE_FACTORS,
     SWEEP_GREY, SquareFill, fnv1a64, image_key, occluder_size, pattern_label, square_occlusion,
 };
-pub use regions::{Region, grey_region, occlude_region, occlude_region_stretched};
+pub use regions::{Region, grey_region, occlude_region, occlude_region_stretched, pasted_region};
+pub use style::{OcclusionStyle, PasteBackground};
 
 /// Height of both aligned templates.
 pub const FACE_HEIGHT: u32 = 112;

@@ -14,8 +14,9 @@ use image::{Rgb, RgbImage, RgbaImage};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::library::{Occluder, OccluderLibrary};
 use super::composite;
+use super::library::{Occluder, OccluderLibrary};
+use super::style::OcclusionStyle;
 use crate::patterns::{BinaryMask, PatternError, PatternSet, Rect};
 
 /// Grid of the proximate patterns that label every occlusion (the official models' 226 patterns).
@@ -140,18 +141,8 @@ impl Placement {
 
     /// The pasted box clipped to a `face_width` x `face_height` face.
     pub fn clipped_rect(&self, face_width: u32, face_height: u32) -> Rect {
-        clipped_rect(self.left(), self.top(), self.width, self.height, face_width, face_height)
+        composite::clipped_rect(self.left(), self.top(), self.width, self.height, face_width, face_height)
     }
-}
-
-fn clipped_rect(left: i64, top: i64, width: u32, height: u32, face_width: u32, face_height: u32) -> Rect {
-    let clamp = |v: i64, max: u32| v.clamp(0, i64::from(max)) as usize;
-    Rect::new(
-        clamp(top, face_height),
-        clamp(top + i64::from(height), face_height),
-        clamp(left, face_width),
-        clamp(left + i64::from(width), face_width),
-    )
 }
 
 /// One draw of the random training protocol.
@@ -160,6 +151,8 @@ pub struct RandomDraw {
     pub flip: bool,
     /// `None`: the face stays clean.
     pub placement: Option<Placement>,
+    /// How the occluder is put on (meaningless for a clean face).
+    pub style: OcclusionStyle,
 }
 
 /// Library occluders resized to each scale factor, made once on first use. Shared by all threads
@@ -200,7 +193,7 @@ impl<'a> ScaledOccluders<'a> {
         Placement { occluder, factor: SCALE_FACTORS[factor_index], width, height, centre: (x.into(), y.into()) }
     }
 
-    fn paste(&self, face: &mut RgbImage, placement: &Placement, flipped: bool) -> Occlusion {
+    fn paste(&self, face: &mut RgbImage, placement: &Placement, style: OcclusionStyle, flipped: bool) -> Occlusion {
         let factor_index = SCALE_FACTORS.iter().position(|&f| f == placement.factor);
         let resized;
         let image = match factor_index {
@@ -213,12 +206,19 @@ impl<'a> ScaledOccluders<'a> {
                 &resized
             }
         };
-        let mask = composite::paste(face, image, placement.left(), placement.top());
+        let rect = placement.clipped_rect(face.width(), face.height());
+        let (left, top) = (placement.left(), placement.top());
+        let mask = match style {
+            OcclusionStyle::Alpha => composite::paste(face, image, left, top),
+            OcclusionStyle::Pasted(background) => composite::paste_opaque(face, image, left, top, background.colour()),
+            OcclusionStyle::GreyBox => composite::fill_rect(face, rect, SWEEP_GREY),
+        };
         let occluder = self.occluder(placement.occluder);
+        let drawn = (style != OcclusionStyle::GreyBox).then(|| (occluder.class.clone(), occluder.name.clone()));
         Occlusion::labelled(
             mask,
-            Some((occluder.class.clone(), occluder.name.clone())),
-            Some(placement.clipped_rect(face.width(), face.height())),
+            drawn,
+            Some(rect),
             Some(placement.factor),
             flipped,
         )
@@ -233,18 +233,34 @@ impl fmt::Debug for ScaledOccluders<'_> {
 }
 
 /// FROM's training-time occlusion: a third of the faces stay clean, the rest get one random
-/// occluder at a random scale and a random centre; every face is mirrored with probability 1/2.
+/// occluder at a random scale and a random centre, put on in one of the protocol's styles (drawn
+/// uniformly); every face is mirrored with probability 1/2.
 ///
 /// Works on faces of any size; sizes are in pixels of the 112x96 face, so the two aligned templates
 /// get the same occluders.
 #[derive(Debug)]
 pub struct RandomOcclusion<'a> {
     scaled: ScaledOccluders<'a>,
+    styles: Vec<OcclusionStyle>,
 }
 
 impl<'a> RandomOcclusion<'a> {
+    /// Alpha-composited occluders only.
     pub fn new(library: &'a OccluderLibrary) -> Self {
-        Self { scaled: ScaledOccluders::new(library) }
+        Self::with_styles(library, vec![OcclusionStyle::Alpha])
+    }
+
+    /// Occluders put on in one of `styles` each (an empty list means alpha only). With a single
+    /// style nothing extra is drawn, so an alpha-only dataset is the same as before styles existed.
+    pub fn with_styles(library: &'a OccluderLibrary, mut styles: Vec<OcclusionStyle>) -> Self {
+        if styles.is_empty() {
+            styles.push(OcclusionStyle::Alpha);
+        }
+        Self { scaled: ScaledOccluders::new(library), styles }
+    }
+
+    pub fn styles(&self) -> &[OcclusionStyle] {
+        &self.styles
     }
 
     pub fn library(&self) -> &'a OccluderLibrary {
@@ -252,15 +268,20 @@ impl<'a> RandomOcclusion<'a> {
     }
 
     /// The random choices for one face, without touching it. The draws are, in order: flip,
-    /// clean, factor, occluder, centre x, centre y (the last four only when not clean).
+    /// clean, factor, occluder, centre x, centre y, style (all but the first two only when not
+    /// clean; the style only when there are several).
     pub fn sample(&self, face_width: u32, face_height: u32, rng: &mut ChaCha8Rng) -> RandomDraw {
         let flip = rng.random_bool(FLIP_PROBABILITY);
         if rng.random_bool(CLEAN_PROBABILITY) {
-            return RandomDraw { flip, placement: None };
+            return RandomDraw { flip, placement: None, style: self.styles[0] };
         }
         let factor_index = rng.random_range(0..SCALE_FACTORS.len());
         let placement = self.scaled.place(factor_index, face_width, face_height, rng);
-        RandomDraw { flip, placement: Some(placement) }
+        let style = match self.styles.as_slice() {
+            [only] => *only,
+            styles => styles[rng.random_range(0..styles.len())],
+        };
+        RandomDraw { flip, placement: Some(placement), style }
     }
 
     /// Draws and applies one occlusion.
@@ -277,7 +298,7 @@ impl<'a> RandomOcclusion<'a> {
         }
         match &draw.placement {
             None => Occlusion::clean(face.width(), face.height(), draw.flip),
-            Some(placement) => self.scaled.paste(face, placement, draw.flip),
+            Some(placement) => self.scaled.paste(face, placement, draw.style, draw.flip),
         }
     }
 }
@@ -285,10 +306,14 @@ impl<'a> RandomOcclusion<'a> {
 /// Occ-LFW-2.0: every test face gets one random occluder at factor 2 at a random centre; no flip,
 /// never clean. Each image's draws come from its own generator, seeded by the protocol seed and
 /// the image's key, so the dataset does not depend on the order or parallelism of generation.
+///
+/// The style decides only how the drawn occluder is put on: the alpha and the pasted variants of
+/// one seed put the same occluder at the same place on every face.
 #[derive(Debug)]
 pub struct OccLfw20<'a> {
     scaled: ScaledOccluders<'a>,
     seed: u64,
+    style: OcclusionStyle,
 }
 
 impl<'a> OccLfw20<'a> {
@@ -296,8 +321,17 @@ impl<'a> OccLfw20<'a> {
         Self::with_seed(library, OCC_LFW20_SEED)
     }
 
+    /// Alpha-composited, as our Occ-LFW-2.0 has always been.
     pub fn with_seed(library: &'a OccluderLibrary, seed: u64) -> Self {
-        Self { scaled: ScaledOccluders::new(library), seed }
+        Self::with_style(library, seed, OcclusionStyle::Alpha)
+    }
+
+    pub fn with_style(library: &'a OccluderLibrary, seed: u64, style: OcclusionStyle) -> Self {
+        Self { scaled: ScaledOccluders::new(library), seed, style }
+    }
+
+    pub fn style(&self) -> OcclusionStyle {
+        self.style
     }
 
     pub fn library(&self) -> &'a OccluderLibrary {
@@ -322,7 +356,7 @@ impl<'a> OccLfw20<'a> {
 
     pub fn apply(&self, face: &mut RgbImage, rng: &mut ChaCha8Rng) -> Occlusion {
         let placement = self.sample(face.width(), face.height(), rng);
-        self.scaled.paste(face, &placement, false)
+        self.scaled.paste(face, &placement, self.style, false)
     }
 
     /// Occludes the image `key` the same way whenever and wherever it is called.
@@ -362,7 +396,7 @@ pub fn square_occlusion(face: &mut RgbImage, side: u32, centre: (i64, i64), fill
     let (face_w, face_h) = face.dimensions();
     let left = centre.0 - i64::from(side / 2);
     let top = centre.1 - i64::from(side / 2);
-    let rect = clipped_rect(left, top, side, side, face_w, face_h);
+    let rect = composite::clipped_rect(left, top, side, side, face_w, face_h);
     let (mask, occluder) = match fill {
         SquareFill::Grey => (composite::fill_rect(face, rect, SWEEP_GREY), None),
         SquareFill::Colour(colour) => (composite::fill_rect(face, rect, colour), None),

@@ -125,6 +125,22 @@ pub fn occlude_region_stretched(
     Ok(Occlusion::labelled(mask, Some((occluder.class.clone(), occluder.name.clone())), Some(rect), None, false))
 }
 
+/// Pastes `occluder` stretched over `region` opaque: the drawing over a flat `background` fills
+/// the whole box, which is the occluded area (the authors' way of pasting, see
+/// [`OcclusionStyle::Pasted`](super::OcclusionStyle::Pasted)). `stretched` as for
+/// [`occlude_region_stretched`].
+pub fn pasted_region(
+    face: &mut RgbImage,
+    occluder: &Occluder,
+    stretched: Option<&RgbaImage>,
+    region: Region,
+    background: Rgb<u8>,
+) -> Result<Occlusion, OcclusionError> {
+    let whole_box = grey_region(face, region, background)?;
+    let drawn = occlude_region_stretched(face, occluder, stretched, region)?;
+    Ok(Occlusion { occluder: drawn.occluder, ..whole_box })
+}
+
 /// Paints `region` of an aligned face with a flat `colour` (the classic grey-box occlusion).
 pub fn grey_region(face: &mut RgbImage, region: Region, colour: Rgb<u8>) -> Result<Occlusion, OcclusionError> {
     check_face(face)?;
