@@ -22,7 +22,7 @@ use maskscope::eval::sweep::{SweepError, SweepModel, SweepObserver, SweepSpec, r
 use maskscope::face::cache::file_sha256;
 use maskscope::face::{Embedder, FaceFinder};
 use maskscope::model::from_mobilefacenet::FromMobileFaceNetConfig;
-use maskscope::occlusion::{OCC_LFW20_SEED, OccluderLibrary, Region, occlude_region};
+use maskscope::occlusion::{OCC_LFW20_SEED, OccluderLibrary, PasteBackground, Region, occlude_region};
 
 const LFW: &str = "/work/shared/data/lfw-view1";
 
@@ -49,7 +49,11 @@ fn protocols_expand_groups_and_sort_in_report_order() {
     assert_eq!(all[10], Condition::OccLfw20);
     assert_eq!(all[11], Condition::Square(10));
     assert_eq!(all[20], Condition::Square(100));
-    assert_eq!(parse_protocol("all", &SQUARE_SIDES).unwrap(), all);
+    let mut everything = all.clone();
+    everything.insert(11, Condition::OccLfw20Pasted);
+    assert_eq!(parse_protocol("all", &SQUARE_SIDES).unwrap(), everything);
+    assert_eq!(parse_protocol("occ_lfw-2.0-Pasted", &SQUARE_SIDES).unwrap(), [Condition::OccLfw20Pasted]);
+    assert_eq!(Condition::OccLfw20Pasted.name(), "occ-lfw-2.0-pasted");
 
     // Names in any case, '-' or '_', duplicates dropped, sizes from the list given.
     let some = parse_protocol(" Mouth , left-eye,mouth,square-60,OCC_LFW-2.0,random-sizes", &[20, 60]).unwrap();
@@ -100,6 +104,41 @@ fn grey_regions_cover_their_area_ratio_on_both_crops() {
     let mut f = face(112);
     assert!(occluders.apply(Condition::Clean, &mut f, "A/A_0001.jpg").unwrap().is_none());
     assert_eq!(f, face(112), "clean leaves the face alone");
+}
+
+#[test]
+fn pasted_conditions_cover_whole_boxes_over_the_chosen_background() {
+    let library = bundled_library();
+    let alpha = Occluders::new(&library, RegionFill::Occluder, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED).unwrap();
+    for background in PasteBackground::ALL {
+        let pasted = Occluders::new(&library, RegionFill::Pasted, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED)
+            .unwrap()
+            .with_paste_background(background);
+        assert_eq!(pasted.paste_background(), background);
+        for width in [96, 112] {
+            for region in Region::ALL {
+                let mut f = face(width);
+                let occlusion = pasted.apply(Condition::Region(region), &mut f, "A/A_0001.jpg").unwrap().unwrap();
+                assert!((face_area_fraction(&occlusion.mask) - region.area_ratio()).abs() < 1e-12, "{region} on {width}");
+                assert_eq!(occlusion.occluder.as_ref().map(|o| o.1.as_str()), Some(region_occluder(region).1));
+            }
+            // Occ-LFW-2.0 pasted: the alpha condition's occluder and box, the box wholly covered,
+            // and its transparent parts in the background colour.
+            for key in ["A/A_0001.jpg", "B/B_0002.jpg", "C/C_0003.jpg"] {
+                let (mut fa, mut fp) = (face(width), face(width));
+                let oa = alpha.apply(Condition::OccLfw20, &mut fa, key).unwrap().unwrap();
+                let op = pasted.apply(Condition::OccLfw20Pasted, &mut fp, key).unwrap().unwrap();
+                assert_eq!((oa.rect, &oa.occluder), (op.rect, &op.occluder), "{key}");
+                let rect = op.rect.unwrap();
+                assert_eq!(op.mask.count(), rect.area());
+                let colour = background.colour();
+                let shows_background = (rect.y0..rect.y1)
+                    .flat_map(|y| (rect.x0..rect.x1).map(move |x| (x, y)))
+                    .any(|(x, y)| *fp.get_pixel(x as u32, y as u32) == colour);
+                assert!(shows_background || oa.mask.count() == rect.area(), "{key}: no {} pixel in the box", background.name());
+            }
+        }
+    }
 }
 
 #[test]
@@ -259,24 +298,29 @@ fn eval_writes_every_output_and_a_rerun_comes_from_the_cache() {
     };
     let first_out = dir.path().join("first");
     let stdout = run(&first_out);
-    assert!(stdout.contains("Occ-LFW-2.0") && stdout.contains("FROM"), "{stdout}");
+    assert!(stdout.contains("Occ-LFW-2.0") && stdout.contains("from_random, mask off"), "{stdout}");
     let first = read_results(&first_out);
 
     let names: Vec<String> = first.conditions.iter().map(|c| c.condition.name()).collect();
     assert_eq!(names, ["clean", "two_eyes", "mouth", "occ-lfw-2.0", "square-20", "square-60"]);
     let labels: Vec<&str> = first.paths.iter().map(|p| p.label.as_str()).collect();
-    assert_eq!(labels, ["baseline", "FROM"]);
+    // The clean-trained baseline network first, then FROM masked and with its mask off.
+    assert_eq!(labels, ["baseline", "from_random", "from_random, mask off"]);
     assert_eq!(first.software.version, env!("CARGO_PKG_VERSION"));
-    assert_eq!(first.models.len(), 1);
-    assert_eq!(first.models[0].sha256.as_deref(), Some(file_sha256(&model).unwrap().as_str()));
-    assert_eq!(first.models[0].network, "FROM-MobileFaceNet");
+    assert_eq!(first.models.len(), 2);
+    assert_eq!(first.models[0].network, "MobileFaceNet");
+    assert_eq!(first.models[0].sha256.as_deref(), Some(file_sha256(&assets::mobilefacenet_record()).unwrap().as_str()));
+    assert_eq!(first.models[1].sha256.as_deref(), Some(file_sha256(&model).unwrap().as_str()));
+    assert_eq!(first.models[1].network, "FROM-MobileFaceNet");
     assert_eq!((first.pairs.count, first.pairs.genuine, first.pairs.impostor), (12, 6, 6));
     assert_eq!(first.protocol.seeds.occ_lfw_2_0, OCC_LFW20_SEED);
     assert_eq!(first.protocol.folds, FoldScheme::Stratified, "a one-fold header");
     assert_eq!(first.photos.distinct, 24);
     assert!(first.photos.without_face.is_empty(), "{:?}", first.photos.without_face);
     for c in &first.conditions {
-        assert_eq!(c.paths.len(), 2, "{}", c.label);
+        assert_eq!(c.paths.len(), 3, "{}", c.label);
+        // Random heads on the pretrained backbone: with its mask off the model is the baseline.
+        assert_eq!(c.path("baseline").unwrap(), c.path("from_random, mask off").unwrap(), "{}", c.label);
         for p in &c.paths {
             let r = &p.report;
             assert_eq!((r.pairs, r.genuine, r.impostor), (12, 6, 6));
@@ -300,10 +344,10 @@ fn eval_writes_every_output_and_a_rerun_comes_from_the_cache() {
     let mut reader = csv::Reader::from_path(first_out.join("results.csv")).unwrap();
     assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), CSV_HEADER);
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    assert_eq!(rows.len(), 6 * 2);
-    assert_eq!((&rows[1][0], &rows[1][3]), ("clean", "FROM"));
+    assert_eq!(rows.len(), 6 * 3);
+    assert_eq!((&rows[1][0], &rows[1][3]), ("clean", "from_random"));
     let mean: f64 = rows[1][10].parse().unwrap();
-    let from_clean = first.conditions[0].path("FROM").unwrap().ten_fold.mean;
+    let from_clean = first.conditions[0].path("from_random").unwrap().ten_fold.mean;
     assert!((mean - from_clean).abs() < 1e-6);
 
     // Figures decode; the report embeds them and tabulates every condition.
@@ -323,8 +367,9 @@ fn eval_writes_every_output_and_a_rerun_comes_from_the_cache() {
 
     // The cache holds the aligned faces and embeddings of the first run.
     let cached = files_under(&cache);
-    // Every photo clean, and the 12 second faces under each of the 5 occluded conditions.
-    let embedded = 24 + 5 * 12;
+    // Every photo clean, and the 12 second faces under each of the 5 occluded conditions, by
+    // each of the two models.
+    let embedded = 2 * (24 + 5 * 12);
     assert_eq!(cached.iter().filter(|p| p.to_string_lossy().contains("aligned-v")).count(), 24);
     assert_eq!(cached.iter().filter(|p| p.extension().is_some_and(|e| e == "emb")).count(), embedded);
     assert_eq!((first.cache.aligned_fresh, first.cache.aligned_cached), (24, 0));
@@ -353,13 +398,13 @@ fn two_models_are_compared_path_by_path() {
         .args(["--pairs".as_ref(), pairs.as_os_str(), "--images".as_ref(), lfw_images().as_os_str()])
         .args(["--model".as_ref(), model.as_os_str(), "--model".as_ref(), model.as_os_str()])
         .args(["--out".as_ref(), out.as_os_str(), "--cache".as_ref(), dir.path().join("cache").as_os_str()])
-        .args(["--protocol", "clean,nose,square-30", "--region-fill", "grey"])
+        .args(["--protocol", "clean,nose,square-30", "--region-fill", "grey", "--no-baseline"])
         .output()
         .unwrap();
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     let results = read_results(&out);
     let labels: Vec<&str> = results.paths.iter().map(|p| p.label.as_str()).collect();
-    assert_eq!(labels, ["from_random #1", "from_random #1 baseline", "from_random #2", "from_random #2 baseline"]);
+    assert_eq!(labels, ["from_random #1", "from_random #1, mask off", "from_random #2", "from_random #2, mask off"]);
     assert_eq!(results.models.len(), 2);
     assert_eq!(results.models[0].sha256, results.models[1].sha256);
     assert_eq!(results.cache.embedded_fresh, 24 + 2 * 12, "the second model embeds nothing new");
@@ -376,7 +421,7 @@ fn two_models_are_compared_path_by_path() {
     let figure1 = std::fs::read_to_string(out.join("figure1.svg")).unwrap();
     assert!(figure1.contains("from_random #1") && figure1.contains("from_random #2"));
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(report.contains("| from_random #2 baseline |"), "{report}");
+    assert!(report.contains("| from_random #2, mask off |"), "{report}");
 }
 
 #[test]

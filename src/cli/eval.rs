@@ -1,6 +1,7 @@
 //! `eval`: verification of a pairs file under every occlusion condition (clean, the Figure-1
-//! regions, Occ-LFW-2.0, a square-size sweep) for FROM and its baseline or for two models,
-//! written as results.json, results.csv, three figures and report.md.
+//! regions, Occ-LFW-2.0, a square-size sweep) for FROM against the clean-trained baseline network
+//! (and FROM's own unmasked path), written as results.json, results.csv, three figures and
+//! report.md.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,10 +22,13 @@ use crate::eval::sweep::{SweepModel, SweepObserver, SweepSpec, SweepStage, run_s
 use crate::face::cache::default_cache_root;
 use crate::face::from_model::bundled_model_path;
 use crate::face::{FaceFinder, FacePick};
-use crate::occlusion::{OCC_LFW20_SEED, OccluderLibrary};
+use crate::occlusion::{OCC_LFW20_SEED, OccluderLibrary, PasteBackground};
 
-/// The most models one run compares (the figures pair them up).
+/// The most models one run compares besides the baseline (the figures pair them up).
 const MAX_MODELS: usize = 2;
+/// Labels of the default comparison.
+const BASELINE_LABEL: &str = "baseline";
+const FROM_LABEL: &str = "FROM";
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -36,20 +40,34 @@ pub struct EvalArgs {
     #[arg(long)]
     pub images: Option<PathBuf>,
     /// Model to evaluate (maskscope record or official FROM checkpoint); give it twice to compare
-    /// two models. Default: the bundled FROM model, compared with its own unmasked embedding.
+    /// two models. Default: the bundled FROM model. A FROM model is scored masked ("FROM") and
+    /// with its mask off ("FROM, mask off").
     #[arg(long = "model")]
     pub models: Vec<PathBuf>,
+    /// The clean-trained network FROM is compared with, scored first as "baseline". Default:
+    /// the bundled pretrained MobileFaceNet (the backbone the FROM model was fine-tuned from).
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Compare the models only, without a baseline network.
+    #[arg(long, conflicts_with = "baseline")]
+    pub no_baseline: bool,
     /// Conditions, comma-separated: all, clean, regions (the nine Figure-1 regions) or a region
-    /// by name, occ-lfw-2.0, random-sizes (a square of each --sizes side), square-N.
-    #[arg(long, default_value = "clean,regions,occ-lfw-2.0,random-sizes")]
+    /// by name, occ-lfw-2.0 (occluders alpha-composited), occ-lfw-2.0-pasted (the same occluders
+    /// pasted as opaque rectangles, as the authors build it), random-sizes (a square of each
+    /// --sizes side), square-N.
+    #[arg(long, default_value = "clean,regions,occ-lfw-2.0,occ-lfw-2.0-pasted,random-sizes")]
     pub protocol: String,
     /// Square sides (pixels of the aligned face) of random-sizes.
     #[arg(long, value_delimiter = ',', default_values_t = SQUARE_SIDES)]
     pub sizes: Vec<u32>,
-    /// What covers a region: a fixed everyday object per region (as the paper's Fig. 1), or a
-    /// grey box.
+    /// What covers a region: a fixed everyday object per region (as the paper's Fig. 1),
+    /// alpha-composited or pasted as an opaque box, or a grey box.
     #[arg(long, value_enum, default_value_t = RegionFill::Occluder)]
     pub region_fill: RegionFill,
+    /// What shows through the transparent parts of pasted occluders (`--region-fill pasted`,
+    /// occ-lfw-2.0-pasted).
+    #[arg(long, value_enum, default_value_t = PasteBackground::Grey)]
+    pub paste_background: PasteBackground,
     /// What fills a sweep square: grey, or a library occluder fitted into it.
     #[arg(long, value_enum, default_value_t = SquareFillKind::Grey)]
     pub square_fill: SquareFillKind,
@@ -104,12 +122,24 @@ impl SweepObserver for Bars {
     }
 }
 
-/// The models named on the command line, or the bundled FROM model.
-pub(super) fn load_models(paths: &[PathBuf], device: &burn::tensor::Device) -> anyhow::Result<Vec<SweepModel>> {
+/// The baseline network (unless `baseline` is `None`), then the models named on the command line
+/// or the bundled FROM model. The default models are labelled "baseline" and "FROM".
+pub(super) fn load_models(
+    baseline: Option<&Path>,
+    paths: &[PathBuf],
+    device: &burn::tensor::Device,
+) -> anyhow::Result<Vec<SweepModel>> {
     if paths.len() > MAX_MODELS {
         bail!("--model given {} times; eval compares at most {MAX_MODELS} models", paths.len());
     }
-    let paths = if paths.is_empty() {
+    let mut models = Vec::new();
+    if let Some(path) = baseline {
+        let mut model = SweepModel::load(path, device).context("loading the baseline network")?;
+        model.label = BASELINE_LABEL.into();
+        models.push(model);
+    }
+    let default = paths.is_empty();
+    let paths = if default {
         let bundled = bundled_model_path();
         if !bundled.is_file() {
             bail!(
@@ -121,13 +151,19 @@ pub(super) fn load_models(paths: &[PathBuf], device: &burn::tensor::Device) -> a
     } else {
         paths.to_vec()
     };
-    let mut models = Vec::new();
+    let first = models.len();
     for path in &paths {
-        models.push(SweepModel::load(path, device)?);
+        let mut model = SweepModel::load(path, device)?;
+        if default {
+            model.label = FROM_LABEL.into();
+        } else if model.label == BASELINE_LABEL {
+            model.label = format!("{BASELINE_LABEL} (model)");
+        }
+        models.push(model);
     }
     // Two files with the same name need names of their own in tables and legends.
-    if models.len() == 2 && models[0].label == models[1].label {
-        for (i, model) in models.iter_mut().enumerate() {
+    if models.len() == first + 2 && models[first].label == models[first + 1].label {
+        for (i, model) in models[first..].iter_mut().enumerate() {
             model.label = format!("{} #{}", model.label, i + 1);
         }
     }
@@ -157,7 +193,8 @@ pub fn run(cli: &Cli, args: &EvalArgs) -> anyhow::Result<()> {
     let images_root = args.images.clone().or_else(|| args.pairs.parent().map(Path::to_path_buf));
     let picked = cli.compute_device()?;
     let device = picked.device.clone();
-    let models = load_models(&args.models, &device)?;
+    let baseline = (!args.no_baseline).then(|| args.baseline.clone().unwrap_or_else(assets::mobilefacenet_record));
+    let models = load_models(baseline.as_deref(), &args.models, &device)?;
     let library = match &args.occluders {
         Some(dir) => OccluderLibrary::load(dir)?,
         None => OccluderLibrary::bundled()?,
@@ -166,10 +203,12 @@ pub fn run(cli: &Cli, args: &EvalArgs) -> anyhow::Result<()> {
     let mut spec = SweepSpec::new(args.pairs.clone(), pairs, images_root, conditions);
     spec.region_fill = args.region_fill;
     spec.square_fill = args.square_fill;
+    spec.paste_background = args.paste_background;
     spec.occ_lfw_seed = args.occ_lfw_seed;
     spec.square_seed = args.square_seed;
     spec.face_pick = args.face;
     spec.cache_root = (!args.no_cache).then(|| args.cache.clone().unwrap_or_else(default_cache_root));
+    spec.mask_contrast = true;
     let cancel = cancel_on_ctrl_c()?;
     eprintln!(
         "eval: {} pairs, {} conditions, {} on {}",
@@ -197,6 +236,14 @@ fn print_summary(results: &SweepResults) {
     println!("{header}");
     for c in &results.conditions {
         println!("{}", summary_row(results, c));
+    }
+    if let Some(model) = results.conditions.iter().find_map(|c| c.mask_contrast.map(|_| ())).and_then(|_| results.models.iter().find(|m| m.has_mask)) {
+        println!("mask contrast of {}: mean 1 - mask over cells at least half occluded / over cells not occluded", model.label);
+        for c in &results.conditions {
+            if let Some(m) = &c.mask_contrast {
+                println!("{:<16} {:>7.3} / {:.3}  ({} faces)", c.label, m.covered_removed, m.uncovered_removed, m.faces);
+            }
+        }
     }
     let p = &results.photos;
     println!(

@@ -5,8 +5,11 @@
 //!
 //! * `clean`: nothing;
 //! * the nine Figure-1 regions (`left_eye` ... `right_face`), each with one fixed occluder drawing
-//!   stretched over the region's box ([`region_occluder`]), or a grey box;
-//! * `occ-lfw-2.0`: one random occluder at scale 2 per face, seeded per image key;
+//!   stretched over the region's box ([`region_occluder`]), alpha-composited or pasted opaque, or
+//!   a grey box;
+//! * `occ-lfw-2.0`: one random occluder at scale 2 per face, seeded per image key, alpha-composited;
+//! * `occ-lfw-2.0-pasted`: the same occluder at the same place, pasted as an opaque rectangle (the
+//!   authors' Occ-LFW-2.0, see [`OcclusionStyle::Pasted`]);
 //! * `square-N`: an N x N square (grey, or an occluder fitted into it) at a random position on the
 //!   face, seeded per image key: the occluder-size sweep plotted as accuracy against area.
 //!
@@ -22,8 +25,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::occlusion::{
-    OccLfw20, Occluder, OccluderLibrary, Occlusion, OcclusionError, Region, SWEEP_GREY, SquareFill,
-    composite, fnv1a64, grey_region, occlude_region_stretched, square_occlusion, x_offset,
+    OccLfw20, Occluder, OccluderLibrary, Occlusion, OcclusionError, OcclusionStyle, PasteBackground, Region,
+    SWEEP_GREY, SquareFill, composite, fnv1a64, grey_region, occlude_region_stretched, pasted_region,
+    square_occlusion, x_offset,
 };
 use crate::patterns::BinaryMask;
 
@@ -35,12 +39,14 @@ pub const MAX_SQUARE_SIDE: u32 = 112;
 pub const SQUARE_SEED: u64 = 0x5371_5377_6565_7031;
 
 /// One occlusion condition. Conditions sort in report order: clean, the regions in the paper's
-/// order, Occ-LFW-2.0, then the squares by size.
+/// order, Occ-LFW-2.0 (alpha, then pasted), then the squares by size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Condition {
     Clean,
     Region(Region),
     OccLfw20,
+    /// Occ-LFW-2.0's occluders pasted as opaque rectangles, as the authors build it.
+    OccLfw20Pasted,
     /// A square of this side.
     Square(u32),
 }
@@ -52,6 +58,7 @@ impl Condition {
             Condition::Clean => "clean".into(),
             Condition::Region(region) => region.name().into(),
             Condition::OccLfw20 => "occ-lfw-2.0".into(),
+            Condition::OccLfw20Pasted => "occ-lfw-2.0-pasted".into(),
             Condition::Square(side) => format!("square-{side}"),
         }
     }
@@ -62,8 +69,14 @@ impl Condition {
             Condition::Clean => "clean".into(),
             Condition::Region(region) => region.name().replace('_', " "),
             Condition::OccLfw20 => "Occ-LFW-2.0".into(),
+            Condition::OccLfw20Pasted => "Occ-LFW-2.0 pasted".into(),
             Condition::Square(side) => format!("{side} px square"),
         }
+    }
+
+    /// Whether Figure 1 draws this condition as a group of bars: the regions and Occ-LFW-2.0.
+    pub fn is_figure_group(&self) -> bool {
+        matches!(self, Condition::Region(_) | Condition::OccLfw20 | Condition::OccLfw20Pasted)
     }
 
     pub fn is_occluded(&self) -> bool {
@@ -75,6 +88,7 @@ impl Condition {
             Condition::Clean => (0, 0),
             Condition::Region(region) => (1, Region::ALL.iter().position(|r| r == region).unwrap_or(0) as u32),
             Condition::OccLfw20 => (2, 0),
+            Condition::OccLfw20Pasted => (2, 1),
             Condition::Square(side) => (3, *side),
         }
     }
@@ -128,7 +142,7 @@ pub enum ConditionError {
 pub fn valid_names() -> String {
     let regions = Region::ALL.map(Region::name).join(", ");
     format!(
-        "all, clean, regions (= {regions}), each region by name, occ-lfw-2.0, \
+        "all, clean, regions (= {regions}), each region by name, occ-lfw-2.0, occ-lfw-2.0-pasted, \
          random-sizes (squares of every --sizes side), square-N (N = 1..={MAX_SQUARE_SIDE})"
     )
 }
@@ -149,6 +163,9 @@ impl FromStr for Condition {
         match wanted.as_str() {
             "clean" => return Ok(Condition::Clean),
             "occ-lfw-2.0" | "occ-lfw2.0" | "occlfw-2.0" | "occlfw2.0" => return Ok(Condition::OccLfw20),
+            "occ-lfw-2.0-pasted" | "occ-lfw2.0-pasted" | "occlfw-2.0-pasted" | "occlfw2.0-pasted" => {
+                return Ok(Condition::OccLfw20Pasted);
+            }
             _ => {}
         }
         if let Some(side) = wanted.strip_prefix("square-") {
@@ -183,7 +200,7 @@ pub fn parse_protocol(spec: &str, sizes: &[u32]) -> Result<Vec<Condition>, Condi
             "all" => {
                 conditions.push(Condition::Clean);
                 conditions.extend(Region::ALL.map(Condition::Region));
-                conditions.push(Condition::OccLfw20);
+                conditions.extend([Condition::OccLfw20, Condition::OccLfw20Pasted]);
                 conditions.extend(random_sizes()?);
             }
             "regions" => conditions.extend(Region::ALL.map(Condition::Region)),
@@ -204,11 +221,14 @@ pub fn parse_protocol(spec: &str, sizes: &[u32]) -> Result<Vec<Condition>, Condi
 #[serde(rename_all = "snake_case")]
 pub enum RegionFill {
     /// An everyday object drawn over the region (one fixed drawing per region), as in the paper's
-    /// Fig. 1.
+    /// Fig. 1, alpha-composited: the face shows around the object.
     #[default]
     Occluder,
     /// A flat mid-grey box over the whole region.
     Grey,
+    /// The region's object pasted opaque over the paste background: the whole box is covered, as
+    /// the authors paste occluders.
+    Pasted,
 }
 
 /// What fills a sweep square.
@@ -246,6 +266,8 @@ pub struct Occluders<'a> {
     region_fill: RegionFill,
     square_fill: SquareFillKind,
     occ_lfw: OccLfw20<'a>,
+    occ_lfw_pasted: OccLfw20<'a>,
+    paste_background: PasteBackground,
     square_seed: u64,
     /// Each region's drawing stretched to the region's box, made on first use: resampling it
     /// for every face was a tenth of a sweep's time.
@@ -262,7 +284,7 @@ impl<'a> Occluders<'a> {
         occ_lfw_seed: u64,
         square_seed: u64,
     ) -> Result<Self, ConditionError> {
-        if region_fill == RegionFill::Occluder {
+        if region_fill != RegionFill::Grey {
             for region in Region::ALL {
                 let (class, name) = region_occluder(region);
                 if library.find(class, name).is_none() {
@@ -275,13 +297,30 @@ impl<'a> Occluders<'a> {
             region_fill,
             square_fill,
             occ_lfw: OccLfw20::with_seed(library, occ_lfw_seed),
+            occ_lfw_pasted: OccLfw20::with_style(library, occ_lfw_seed, OcclusionStyle::Pasted(PasteBackground::default())),
+            paste_background: PasteBackground::default(),
             square_seed,
             stretched: Default::default(),
         })
     }
 
+    /// What shows through the transparent parts of pasted occluders (region fill `pasted` and
+    /// `occ-lfw-2.0-pasted`); grey unless set.
+    pub fn with_paste_background(self, background: PasteBackground) -> Self {
+        let seed = self.occ_lfw.seed();
+        Self {
+            occ_lfw_pasted: OccLfw20::with_style(self.library, seed, OcclusionStyle::Pasted(background)),
+            paste_background: background,
+            ..self
+        }
+    }
+
     pub fn region_fill(&self) -> RegionFill {
         self.region_fill
+    }
+
+    pub fn paste_background(&self) -> PasteBackground {
+        self.paste_background
     }
 
     pub fn square_fill(&self) -> SquareFillKind {
@@ -311,10 +350,15 @@ impl<'a> Occluders<'a> {
                     let stretched = self.stretched_drawing(region, drawing, face.width());
                     occlude_region_stretched(face, drawing, Some(stretched), region)?
                 }
+                (RegionFill::Pasted, Some(drawing)) => {
+                    let stretched = self.stretched_drawing(region, drawing, face.width());
+                    pasted_region(face, drawing, Some(stretched), region, self.paste_background.colour())?
+                }
                 // `new` checked the drawings exist, so this is the grey fill.
                 _ => grey_region(face, region, SWEEP_GREY)?,
             },
             Condition::OccLfw20 => self.occ_lfw.occlude(face, key),
+            Condition::OccLfw20Pasted => self.occ_lfw_pasted.occlude(face, key),
             Condition::Square(side) => {
                 let mut rng = self.square_rng(key);
                 let centre = square_centre(face.width(), face.height(), side, &mut rng);

@@ -4,6 +4,7 @@
 pub mod conditions;
 pub mod folds;
 pub mod identification;
+pub mod mask_contrast;
 pub mod pairs;
 pub mod plots;
 pub mod report;

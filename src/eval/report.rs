@@ -41,17 +41,38 @@ const CONDITION_COLOURS: [usize; 5] = [6, 0, 2, 4, 3];
 /// Regions shown in the ROC figure, in order of preference: the paper's most telling cases.
 const ROC_REGIONS: [Region; 5] = [Region::TwoEyes, Region::Mouth, Region::UpperFace, Region::LowerFace, Region::Nose];
 
-/// The pair of paths the bar chart compares: a FROM model's baseline and FROM paths, or the
-/// first path of each of two models. `None` for a single plain model.
+/// Whether `path` is a FROM model's masked embedding.
+fn is_masked(results: &SweepResults, path: &PathInfo) -> bool {
+    path.embedding == Embedding::Masked && results.models.get(path.model).is_some_and(|m| m.has_mask)
+}
+
+/// The pair (baseline, FROM) the bar chart compares: the first masked path, against the first
+/// path of another model (the clean-trained baseline `maskscope eval` puts first), or, with a
+/// single FROM model, against its own unmasked path. Without a FROM model, the first path of each
+/// of two models. `None` for a single plain model.
 pub fn compared_pair(results: &SweepResults) -> Option<(&PathInfo, &PathInfo)> {
-    match results.paths.as_slice() {
-        [a, b] if a.model == b.model => Some((a, b)),
-        paths => {
-            let first = paths.iter().find(|p| p.model == 0)?;
-            let second = paths.iter().find(|p| p.model == 1)?;
-            Some((first, second))
-        }
+    let paths = &results.paths;
+    let Some(from) = paths.iter().find(|p| is_masked(results, p)) else {
+        let first = paths.iter().find(|p| p.model == 0)?;
+        let second = paths.iter().find(|p| p.model == 1)?;
+        return Some((first, second));
+    };
+    let base = paths
+        .iter()
+        .find(|p| p.model != from.model && !is_masked(results, p))
+        .or_else(|| paths.iter().find(|p| p.model == from.model && !is_masked(results, p)))?;
+    Some((base, from))
+}
+
+/// A path's legend entry, naming its network: "baseline (MobileFaceNet)", "FROM
+/// (FROM-MobileFaceNet, masked)", "FROM, mask off (FROM-MobileFaceNet, unmasked)".
+pub fn path_legend(results: &SweepResults, path: &PathInfo) -> String {
+    let Some(model) = results.models.get(path.model) else { return path.label.clone() };
+    if !model.has_mask {
+        return format!("{} ({})", path.label, model.network);
     }
+    let side = if is_masked(results, path) { "masked" } else { "unmasked" };
+    format!("{} ({}, {side})", path.label, model.network)
 }
 
 fn accuracy_percent(condition: &ConditionResult, path: &str) -> Option<f64> {
@@ -66,7 +87,7 @@ pub fn region_bars(results: &SweepResults, thumbnails: &[(Condition, RgbImage)])
     let groups: Vec<&ConditionResult> = results
         .conditions
         .iter()
-        .filter(|c| matches!(c.condition, Condition::Region(_) | Condition::OccLfw20))
+        .filter(|c| c.condition.is_figure_group())
         .collect();
     let mut regions = Vec::new();
     for c in &groups {
@@ -83,6 +104,7 @@ pub fn region_bars(results: &SweepResults, thumbnails: &[(Condition, RgbImage)])
     }
     let fill = match results.protocol.region_fill {
         RegionFill::Occluder => "occluder objects",
+        RegionFill::Pasted => "pasted occluder boxes",
         RegionFill::Grey => "grey boxes",
     };
     let mut fig = RegionBars::new(format!("Verification accuracy by occluded region ({fill})"), regions);
@@ -94,24 +116,26 @@ pub fn region_bars(results: &SweepResults, thumbnails: &[(Condition, RgbImage)])
         .map_while(|c| thumbnails.iter().find(|(t, _)| *t == c.condition).map(|(_, image)| image.clone()))
         .collect();
     fig.thumbnails = (!thumbs.is_empty()).then_some(thumbs);
-    if results.paths.len() == 2 && base.model == from.model {
-        fig.baseline_label = "baseline (unmasked)".into();
-        fig.from_label = "FROM (masked)".into();
-    } else {
-        fig.baseline_label = base.label.clone();
-        fig.from_label = from.label.clone();
-    }
+    fig.baseline_label = path_legend(results, base);
+    fig.from_label = path_legend(results, from);
     Some(fig)
 }
 
-/// Colour and dash of a path: per model a colour pair, masked solid or dotted, unmasked dashed.
+/// Colour and dash of a path: the compared pair in the bar chart's colours (baseline sky blue,
+/// FROM vermillion), every other path in the second model's colours; masked solid, unmasked
+/// dashed.
 fn path_style(results: &SweepResults, path: &PathInfo) -> CurveStyle {
-    let masked = path.embedding == Embedding::Masked && results.models.get(path.model).is_some_and(|m| m.has_mask);
-    let color = match (path.model, masked) {
-        (0, true) => FROM_COLOUR,
-        (0, false) => BASELINE_COLOUR,
-        (_, true) => SECOND_MODEL_COLOURS[0],
-        (_, false) => SECOND_MODEL_COLOURS[1],
+    let masked = is_masked(results, path);
+    let pair = compared_pair(results);
+    let is = |p: Option<&PathInfo>| p.is_some_and(|p| p.label == path.label);
+    let color = if is(pair.map(|p| p.1)) {
+        FROM_COLOUR
+    } else if is(pair.map(|p| p.0)) {
+        BASELINE_COLOUR
+    } else if masked {
+        SECOND_MODEL_COLOURS[0]
+    } else {
+        SECOND_MODEL_COLOURS[1]
     };
     CurveStyle { color, dash: if masked { Dash::Solid } else { Dash::Dashed } }
 }
@@ -303,7 +327,8 @@ pub fn markdown(results: &SweepResults, figures: &[Figure]) -> String {
     );
 
     summary_table(&mut md, results);
-    let has_groups = results.conditions.iter().any(|c| matches!(c.condition, Condition::Region(_) | Condition::OccLfw20));
+    contrast_table(&mut md, results);
+    let has_groups = results.conditions.iter().any(|c| c.condition.is_figure_group());
     if has_groups && !figures.contains(&Figure::Regions) {
         let _ = writeln!(md, "No Figure 1: it sets two compared paths side by side, and this run has one.\n");
     }
@@ -331,6 +356,29 @@ pub fn markdown(results: &SweepResults, figures: &[Figure]) -> String {
         results.protocol.accuracy
     );
     md
+}
+
+/// The FROM model's mask contrast per occluded condition, when measured.
+fn contrast_table(md: &mut String, results: &SweepResults) {
+    let rows: Vec<_> = results.conditions.iter().filter_map(|c| c.mask_contrast.map(|m| (c, m))).collect();
+    let Some(model) = results.models.iter().find(|m| m.has_mask) else { return };
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "## Mask contrast of {}
+
+Mean of 1 − mask (averaged over channels) over the mask cells an occlusion covers at \
+         least half of, and over the cells it does not touch, on the occluded second faces.
+",
+        model.label
+    );
+    let _ = writeln!(md, "| condition | 1 − mask, occluded cells | 1 − mask, visible cells | faces |\n| --- | ---: | ---: | ---: |");
+    for (c, m) in rows {
+        let _ = writeln!(md, "| {} | {:.3} | {:.3} | {} |", c.label, m.covered_removed, m.uncovered_removed, m.faces);
+    }
+    md.push('\n');
 }
 
 /// Accuracy per condition and path, one row per condition.

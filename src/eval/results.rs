@@ -11,6 +11,8 @@ use super::pairs::PairsFormat;
 use super::roc::TarResult;
 use super::folds::FoldScheme;
 use super::verification::VerificationReport;
+use super::mask_contrast::MaskContrast;
+use crate::occlusion::PasteBackground;
 
 /// ROC points kept per curve in results.json: enough to redraw the curve on linear and log
 /// axes (see `Roc::decimated`); AUC, EER and TAR are computed on the full curve first.
@@ -93,6 +95,10 @@ pub struct Protocol {
     /// Always "second": the first image of each pair stays clean.
     pub occluded_image: String,
     pub region_fill: RegionFill,
+    /// What shows through pasted occluders' transparent parts (region fill `pasted`,
+    /// `occ-lfw-2.0-pasted`); results written before it existed read as grey.
+    #[serde(default)]
+    pub paste_background: PasteBackground,
     pub region_occluders: Vec<RegionOccluderInfo>,
     pub square_fill: SquareFillKind,
     pub seeds: Seeds,
@@ -153,6 +159,10 @@ pub struct ConditionResult {
     /// Distinct second faces occluded and embedded.
     pub occluded_faces: usize,
     pub paths: Vec<PathResult>,
+    /// How the compared FROM model's mask treats those faces' occluded and visible cells (when
+    /// measured: occluded conditions, a FROM model, and asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask_contrast: Option<MaskContrast>,
 }
 
 impl ConditionResult {

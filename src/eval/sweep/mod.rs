@@ -32,11 +32,13 @@ use super::verification::verification_report;
 use crate::align::FaceTemplate;
 use crate::face::cache::{CacheError, file_sha256};
 use crate::face::embedding_cache::{EmbeddingCache, EmbeddingPair};
-use crate::face::from_model::{FaceModel, ModelError, Network};
+use crate::eval::mask_contrast::{ContrastSums, MaskContrast, cell_coverage};
+use crate::face::from_model::{FaceModel, MODEL_BATCH, ModelError, Network};
+use crate::patterns::BinaryMask;
 use crate::face::{FaceError, FaceFinder, FacePick};
-use crate::occlusion::{OCC_LFW20_SEED, OccluderLibrary, OcclusionError, Region};
+use crate::occlusion::{OCC_LFW20_SEED, OccluderLibrary, OcclusionError, PasteBackground, Region};
 
-pub use score::{MISSING_FACE_SCORE, compared_paths};
+pub use score::{MISSING_FACE_SCORE, compared_paths, mask_off_label};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -112,11 +114,16 @@ pub struct SweepSpec {
     pub conditions: Vec<Condition>,
     pub region_fill: RegionFill,
     pub square_fill: SquareFillKind,
+    /// What shows through pasted occluders (region fill `pasted`, `occ-lfw-2.0-pasted`).
+    pub paste_background: PasteBackground,
     pub occ_lfw_seed: u64,
     pub square_seed: u64,
     pub face_pick: FacePick,
     /// Root of the aligned-face and embedding caches; `None` computes everything afresh.
     pub cache_root: Option<PathBuf>,
+    /// Measure the mask contrast of the first FROM model under each occluded condition (one
+    /// more forward pass of its occluded faces, reading the masks).
+    pub mask_contrast: bool,
 }
 
 impl SweepSpec {
@@ -130,10 +137,12 @@ impl SweepSpec {
             conditions,
             region_fill: RegionFill::default(),
             square_fill: SquareFillKind::default(),
+            paste_background: PasteBackground::default(),
             occ_lfw_seed: OCC_LFW20_SEED,
             square_seed: SQUARE_SEED,
             face_pick: FacePick::Central,
             cache_root: None,
+            mask_contrast: false,
         }
     }
 }
@@ -185,7 +194,8 @@ pub fn run_sweep(
     // Missing photos first: the most specific message about a broken pairs file.
     let photos = photos::Photos::collect(&spec.pairs.pairs, spec.images_root.as_deref())?;
     check_inputs(spec, models)?;
-    let occluders = Occluders::new(library, spec.region_fill, spec.square_fill, spec.occ_lfw_seed, spec.square_seed)?;
+    let occluders = Occluders::new(library, spec.region_fill, spec.square_fill, spec.occ_lfw_seed, spec.square_seed)?
+        .with_paste_background(spec.paste_background);
     let mut cache = CacheStats { root: spec.cache_root.clone(), ..CacheStats::default() };
     finder.pick = spec.face_pick;
 
@@ -245,6 +255,7 @@ pub fn run_sweep(
     }
 
     let paths = compared_paths(&models.iter().map(|m| (m.label.clone(), m.model.has_mask())).collect::<Vec<_>>());
+    let contrast_model = models.iter().position(|m| m.model.has_mask()).filter(|_| spec.mask_contrast);
     let file_same: Vec<bool> = spec.pairs.pairs.iter().map(|p| p.same).collect();
     let order = fold_order(&file_same, fold_scheme(spec.pairs.layout));
     let same: Vec<bool> = order.iter().map(|&i| file_same[i]).collect();
@@ -256,11 +267,13 @@ pub fn run_sweep(
         observer.condition_started(condition);
         let mut second_embeddings: Vec<Vec<Option<EmbeddingPair>>> = Vec::new();
         let mut area_by_photo = vec![0.0; photos.len()];
+        let mut mask_contrast = None;
         if condition.is_occluded() {
+            let mut occlusion_masks: Vec<BinaryMask> = Vec::new();
             let mut occluded_faces: Vec<Vec<RgbImage>> = Vec::new();
             for (t, faces) in aligned.iter().enumerate() {
                 // Each face's occlusion depends only on its key, so the faces are made in parallel.
-                let made: Vec<Result<(RgbImage, Option<f64>), SweepError>> = seconds
+                let made: Vec<Result<(RgbImage, Option<BinaryMask>), SweepError>> = seconds
                     .par_iter()
                     .map(|&p| {
                         let mut face = faces[p].clone().expect("has a face");
@@ -268,19 +281,27 @@ pub fn run_sweep(
                         let occlusion = occluders
                             .apply(condition, &mut face, key)
                             .map_err(|source| SweepError::Occlusion { condition, key: key.clone(), source })?;
-                        Ok((face, occlusion.map(|o| face_area_fraction(&o.mask))))
+                        Ok((face, occlusion.map(|o| o.mask)))
                     })
                     .collect();
                 let mut out = Vec::with_capacity(seconds.len());
+                let keep_masks = contrast_model.is_some_and(|m| template_of(&models[m]) == t);
                 for (&p, result) in seconds.iter().zip(made) {
-                    let (face, area) = result?;
+                    let (face, mask) = result?;
                     // The area is reported for the first model's template.
-                    if let (0, Some(area)) = (t, area) {
-                        area_by_photo[p] = area;
+                    if let (0, Some(mask)) = (t, &mask) {
+                        area_by_photo[p] = face_area_fraction(mask);
+                    }
+                    if keep_masks {
+                        occlusion_masks.push(mask.unwrap_or_else(|| BinaryMask::new(face.height() as usize, face.width() as usize)));
                     }
                     out.push(face);
                 }
                 occluded_faces.push(out);
+            }
+            if let Some(m) = contrast_model {
+                let faces: Vec<&RgbImage> = occluded_faces[template_of(&models[m])].iter().collect();
+                mask_contrast = Some(measure_contrast(&models[m].model, &faces, &occlusion_masks, cancel)?);
             }
             for (m, model) in models.iter().enumerate() {
                 let inputs: Vec<&RgbImage> = occluded_faces[template_of(model)].iter().collect();
@@ -308,6 +329,7 @@ pub fn run_sweep(
             },
             occluded_faces: if condition.is_occluded() { seconds.len() } else { 0 },
             paths: results,
+            mask_contrast,
         };
         observer.condition_finished(&result);
         conditions.push(result);
@@ -315,6 +337,26 @@ pub fn run_sweep(
     let thumbnails = thumbnails(spec, &photos, &aligned[0], &occluders);
     let timings = Timings { align_s, embed_s: start.elapsed().as_secs_f64() };
     Ok(SweepOutcome { paths, conditions, photos: summary, cache, timings, thumbnails })
+}
+
+/// The mask contrast of `model` on occluded `faces`, given each face's occlusion mask.
+fn measure_contrast(
+    model: &FaceModel,
+    faces: &[&RgbImage],
+    occlusions: &[BinaryMask],
+    cancel: &AtomicBool,
+) -> Result<MaskContrast, SweepError> {
+    let mut sums = ContrastSums::default();
+    for (chunk, masks) in faces.chunks(MODEL_BATCH).zip(occlusions.chunks(MODEL_BATCH)) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(SweepError::Cancelled);
+        }
+        for (outputs, occlusion) in model.analyze(chunk)?.iter().zip(masks) {
+            let Some(mask) = &outputs.mask else { continue };
+            sums.add(&mask.channel_mean(), &cell_coverage(occlusion, mask.height, mask.width));
+        }
+    }
+    Ok(sums.finish())
 }
 
 /// Fails early, before any slow work, on what would fail late.
@@ -376,12 +418,13 @@ impl SweepOutcome {
             .iter()
             .map(|&region| RegionOccluderInfo {
                 region: region.name().into(),
-                fill: match spec.region_fill {
-                    RegionFill::Occluder => {
-                        let (class, name) = region_occluder(region);
-                        format!("{class}/{name}")
+                fill: {
+                    let (class, name) = region_occluder(region);
+                    match spec.region_fill {
+                        RegionFill::Occluder => format!("{class}/{name}"),
+                        RegionFill::Pasted => format!("{class}/{name} pasted over {}", spec.paste_background.name()),
+                        RegionFill::Grey => "grey".into(),
                     }
-                    RegionFill::Grey => "grey".into(),
                 },
                 area_ratio: region.area_ratio(),
             })
@@ -409,6 +452,7 @@ impl SweepOutcome {
                 conditions: spec.conditions.clone(),
                 occluded_image: "second".into(),
                 region_fill: spec.region_fill,
+                paste_background: spec.paste_background,
                 region_occluders,
                 square_fill: spec.square_fill,
                 seeds: Seeds { occ_lfw_2_0: spec.occ_lfw_seed, square_positions: spec.square_seed },

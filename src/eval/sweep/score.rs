@@ -9,27 +9,27 @@ use crate::face::embedding_cache::EmbeddingPair;
 /// folds of consecutive pairs keep their size.
 pub const MISSING_FACE_SCORE: f32 = -1.0;
 
-/// The compared paths of `models` (`(label, has_mask)` each): one FROM model is compared with
-/// its own unmasked embedding ("baseline" and "FROM"); several models are each named by their
-/// label, their masked path first and the unmasked one as "<label> baseline". A plain model has
-/// one path.
+/// The compared paths of `models` (`(label, has_mask)` each), in model order: a plain model has
+/// one path, named by its label; a FROM model has its masked path, named by its label, and its
+/// own unmasked path as "<label>, mask off" (what the mask itself adds is the difference). The
+/// baseline FROM is judged against is a separate, clean-trained network, never a FROM model's own
+/// unmasked path: `maskscope eval` puts the pretrained MobileFaceNet first, labelled "baseline".
 pub fn compared_paths(models: &[(String, bool)]) -> Vec<PathInfo> {
-    if let [(_, true)] = models {
-        return vec![
-            PathInfo { label: "baseline".into(), model: 0, embedding: Embedding::Unmasked },
-            PathInfo { label: "FROM".into(), model: 0, embedding: Embedding::Masked },
-        ];
-    }
     let mut paths = Vec::new();
     for (model, (label, has_mask)) in models.iter().enumerate() {
         if *has_mask {
             paths.push(PathInfo { label: label.clone(), model, embedding: Embedding::Masked });
-            paths.push(PathInfo { label: format!("{label} baseline"), model, embedding: Embedding::Unmasked });
+            paths.push(PathInfo { label: mask_off_label(label), model, embedding: Embedding::Unmasked });
         } else {
             paths.push(PathInfo { label: label.clone(), model, embedding: Embedding::Unmasked });
         }
     }
     paths
+}
+
+/// The label of a FROM model's unmasked path.
+pub fn mask_off_label(label: &str) -> String {
+    format!("{label}, mask off")
 }
 
 /// Cosine of each pair's first face (clean) and second face (as the condition left it), from
