@@ -15,7 +15,7 @@ use maskscope::app::analysis::similarities;
 use maskscope::app::colormap::Colormap;
 use maskscope::app::command::Command;
 use maskscope::app::document::Op;
-use maskscope::app::engine::{Embedding, ModelChoice};
+use maskscope::app::engine::ModelChoice;
 use maskscope::app::heatmap::Plane;
 use maskscope::app::heatmap_gpu::{self, HeatmapCallback};
 use maskscope::app::samples;
@@ -99,10 +99,13 @@ fn mean_abs_diff(a: &RgbaImage, b: &RgbaImage) -> f64 {
 
 fn history_similarity(h: &Harness<'_, Workbench>) -> (f32, f32) {
     let state = &h.state().state;
-    let inference = state.current_inference().expect("an inference");
-    let probe = Embedding { masked: inference.outputs.masked.clone(), unmasked: inference.outputs.unmasked.clone() };
+    let probe = state.probe_embedding().expect("an inference");
     let sims = similarities(&probe, &state.reference_embeddings());
-    (sims[0].from, sims[0].baseline)
+    let baseline = sims[0].baseline.expect("the baseline network embeds 112x112 faces");
+    // The UI tests run random heads on the pretrained backbone: with its mask off, that model is
+    // the baseline network, which the panel runs separately.
+    assert!((baseline - sims[0].mask_off).abs() < 1e-4, "baseline {baseline} vs mask off {}", sims[0].mask_off);
+    (sims[0].from, baseline)
 }
 
 #[test]
@@ -126,6 +129,7 @@ fn paint_stamp_undo_and_see_mask_patterns_and_similarity_update() {
     assert!(h.query_by_label_contains("Painted occlusion: pattern #0").is_some());
     assert!(h.query_all_by_label_contains("FROM").count() >= 2);
     assert!(h.query_all_by_label_contains("baseline").count() >= 2);
+    assert!(h.query_all_by_label_contains("mask off").count() >= 2);
     let heat0 = h.state().state.heatmap.as_ref().unwrap().generation;
     let sim0 = history_similarity(&h);
     let probs0 = h.state().state.current_inference().unwrap().outputs.pattern_probabilities.clone();
@@ -345,7 +349,7 @@ fn presets_sensitivity_map_and_sessions() {
     settle(&mut h);
     let map = h.state().state.sensitivity.result.clone().expect("a sensitivity map");
     assert_eq!((map.cols, map.rows), (7, 7));
-    assert!(map.baseline_drop.iter().any(|d| d.abs() > 1e-3), "occluding the face changes its similarity");
+    assert!(map.mask_off_drop.iter().any(|d| d.abs() > 1e-3), "occluding the face changes its similarity");
 
     // Save the session, change things, reopen it: faces, landmarks and edits come back.
     let dir = tempfile::tempdir().unwrap();

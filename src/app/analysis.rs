@@ -52,8 +52,10 @@ pub struct Similarity {
     pub reference: FaceId,
     /// Masked (FROM) embeddings.
     pub from: f32,
-    /// Unmasked (baseline) embeddings.
-    pub baseline: f32,
+    /// The same network's unmasked embeddings (FROM with its mask off).
+    pub mask_off: f32,
+    /// The clean-trained baseline network's embeddings, when both faces have one.
+    pub baseline: Option<f32>,
 }
 
 pub fn similarities(probe: &Embedding, references: &[(FaceId, &Embedding)]) -> Vec<Similarity> {
@@ -62,7 +64,8 @@ pub fn similarities(probe: &Embedding, references: &[(FaceId, &Embedding)]) -> V
         .map(|(id, r)| Similarity {
             reference: *id,
             from: cosine(&probe.masked, &r.masked),
-            baseline: cosine(&probe.unmasked, &r.unmasked),
+            mask_off: cosine(&probe.unmasked, &r.unmasked),
+            baseline: probe.baseline.as_ref().zip(r.baseline.as_ref()).map(|(p, r)| cosine(p, r)),
         })
         .collect()
 }
@@ -103,12 +106,16 @@ mod tests {
 
     #[test]
     fn similarities_compare_like_with_like() {
-        let probe = Embedding { masked: vec![1.0, 0.0], unmasked: vec![0.0, 1.0] };
-        let reference = Embedding { masked: vec![1.0, 0.0], unmasked: vec![1.0, 0.0] };
+        let probe = Embedding { masked: vec![1.0, 0.0], unmasked: vec![0.0, 1.0], baseline: Some(vec![0.6, 0.8]) };
+        let reference = Embedding { masked: vec![1.0, 0.0], unmasked: vec![1.0, 0.0], baseline: Some(vec![1.0, 0.0]) };
         let s = similarities(&probe, &[(FaceId(3), &reference)]);
         assert_eq!(s[0].reference, FaceId(3));
         assert!((s[0].from - 1.0).abs() < 1e-6);
-        assert!(s[0].baseline.abs() < 1e-6);
+        assert!(s[0].mask_off.abs() < 1e-6);
+        assert!((s[0].baseline.unwrap() - 0.6).abs() < 1e-6);
+        // A face without a baseline embedding has no baseline similarity.
+        let no_baseline = Embedding { baseline: None, ..reference.clone() };
+        assert_eq!(similarities(&probe, &[(FaceId(4), &no_baseline)])[0].baseline, None);
         assert!(same_person(0.4, DEFAULT_THRESHOLD) && !same_person(0.39, DEFAULT_THRESHOLD));
     }
 }

@@ -65,12 +65,15 @@ pub fn run(runs: usize, device: ComputeDevice) -> anyhow::Result<GuiBench> {
     let reference_path = samples::samples_dir().join(samples::DEFAULT_REFERENCES[0]);
     let face = finder.find(&read_rgb(probe_path)?, probe_path)?.aligned.image;
     let reference_face = finder.find(&read_rgb(&reference_path)?, &reference_path)?.aligned.image;
-    let reference = engine::embed(model, &reference_face)?;
+    let baseline = engine::load_baseline(&device)?;
+    let reference = engine::embed(model, Some(&baseline), &reference_face)?;
     let library = crate::occlusion::OccluderLibrary::bundled().ok();
     let patterns = loaded.info.patterns.clone();
     let style = HeatmapStyle::default();
 
-    let derive = |outputs: &crate::face::from_model::FaceOutputs, painted: &crate::patterns::BinaryMask| {
+    let derive = |outputs: &crate::face::from_model::FaceOutputs,
+                  baseline: Option<Vec<f32>>,
+                  painted: &crate::patterns::BinaryMask| {
         if let Some(mask) = &outputs.mask {
             let plane = Plane::from_mask(mask, &style);
             let range = plane.range(style.range);
@@ -89,7 +92,7 @@ pub fn run(runs: usize, device: ComputeDevice) -> anyhow::Result<GuiBench> {
                 true_pattern(p, painted),
             ));
         }
-        let probe = Embedding { masked: outputs.masked.clone(), unmasked: outputs.unmasked.clone() };
+        let probe = Embedding::from_outputs(outputs, baseline);
         std::hint::black_box(similarities(&probe, &[(FaceId(1), &reference)]));
     };
 
@@ -103,8 +106,9 @@ pub fn run(runs: usize, device: ComputeDevice) -> anyhow::Result<GuiBench> {
         let rendered = document::render(doc.visible_ops(), &face, library.as_ref(), &mut cache);
         let t_render = start.elapsed();
         let (outputs, _) = engine::analyze(model, &rendered.image)?;
+        let baseline_embedding = engine::baseline_embedding(Some(&baseline), &rendered.image)?;
         let t_forward = start.elapsed();
-        derive(&outputs, &rendered.mask);
+        derive(&outputs, baseline_embedding, &rendered.mask);
         let t_total = start.elapsed();
         if i > 0 {
             render.push(t_render);
@@ -134,8 +138,10 @@ pub fn run(runs: usize, device: ComputeDevice) -> anyhow::Result<GuiBench> {
         let key = InferKey { face: FaceId(1), align_revision: 1, doc_revision: doc.revision(), model_generation: 0 };
         jobs.infer(InferRequest { key, image: rendered.image, painted: rendered.mask });
         let event = wait(&jobs, &|e| matches!(e, Event::Inferred { .. } | Event::InferFailed { .. }))?;
-        let Event::Inferred { outputs, request, .. } = event else { anyhow::bail!("inference failed in the worker") };
-        derive(&outputs, &request.painted);
+        let Event::Inferred { outputs, request, baseline, .. } = event else {
+            anyhow::bail!("inference failed in the worker")
+        };
+        derive(&outputs, baseline, &request.painted);
         if i > 0 {
             worker.push(start.elapsed());
         }
@@ -160,7 +166,7 @@ impl std::fmt::Display for GuiBench {
             writeln!(f, "{name:<34} {:>7.1}ms {:>7.1}ms {:>7.1}ms", t.median, t.min, t.max)
         };
         row(f, "render occluders", &self.render)?;
-        row(f, "model forward (mask, patterns, emb.)", &self.model_forward)?;
+        row(f, "models (FROM: mask, patterns, emb.; baseline emb.)", &self.model_forward)?;
         row(f, "heatmap, top-5, true pattern, cos", &self.derive)?;
         row(f, "total, direct", &self.total)?;
         row(f, "total, through the live worker", &self.worker)

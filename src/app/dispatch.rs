@@ -392,6 +392,6 @@ impl Workbench {
 /// FROM's (else the first path's) mean 10-fold threshold on the clean pairs.
 fn clean_threshold(results: &SweepResults) -> Option<f32> {
     let clean = results.condition(crate::eval::conditions::Condition::Clean)?;
-    let report = clean.path("FROM").or_else(|| clean.paths.first().map(|p| &p.report))?;
+    let report = clean.path(super::jobs::SWEEP_FROM).or_else(|| clean.paths.first().map(|p| &p.report))?;
     Some(report.ten_fold.mean_threshold as f32)
 }

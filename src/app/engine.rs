@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
@@ -175,15 +176,39 @@ pub fn analyze(model: &FaceModel, face: &RgbImage) -> anyhow::Result<(FaceOutput
     Ok((outputs, start.elapsed()))
 }
 
-/// A face's two embeddings, for a reference.
+/// A face's embeddings: the model's two paths and the clean-trained baseline network's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embedding {
+    /// FROM: features times the mask.
     pub masked: Vec<f32>,
+    /// The same network with its mask off.
     pub unmasked: Vec<f32>,
+    /// The baseline network FROM is judged against (the bundled pretrained MobileFaceNet);
+    /// `None` when it did not load or cannot read this crop (a 112x96 model's).
+    pub baseline: Option<Vec<f32>>,
 }
 
-pub fn embed(model: &FaceModel, face: &RgbImage) -> anyhow::Result<Embedding> {
+impl Embedding {
+    pub fn from_outputs(outputs: &FaceOutputs, baseline: Option<Vec<f32>>) -> Self {
+        Self { masked: outputs.masked.clone(), unmasked: outputs.unmasked.clone(), baseline }
+    }
+}
+
+/// The baseline network of the similarity panel: the bundled pretrained MobileFaceNet.
+pub fn load_baseline(device: &ComputeDevice) -> anyhow::Result<Embedder> {
+    let record = assets::mobilefacenet_record();
+    Embedder::load(&record, &device.device).with_context(|| format!("loading the baseline network {}", record.display()))
+}
+
+/// The baseline network's embedding of an aligned face, when there is a baseline and the face is
+/// the crop it reads.
+pub fn baseline_embedding(baseline: Option<&Embedder>, face: &RgbImage) -> anyhow::Result<Option<Vec<f32>>> {
+    let Some(baseline) = baseline.filter(|_| face.dimensions() == (112, 112)) else { return Ok(None) };
+    Ok(baseline.embed(&[face])?.pop())
+}
+
+pub fn embed(model: &FaceModel, baseline: Option<&Embedder>, face: &RgbImage) -> anyhow::Result<Embedding> {
     let mut out = model.embed(&[face])?;
     let (masked, unmasked) = out.pop().ok_or_else(|| anyhow::anyhow!("the model returned no embedding"))?;
-    Ok(Embedding { masked, unmasked })
+    Ok(Embedding { masked, unmasked, baseline: baseline_embedding(baseline, face)? })
 }

@@ -4,7 +4,7 @@ use super::analysis::similarities;
 use super::command::Command;
 use super::dialogs::{DialogKind, DialogResult};
 use super::engine::ModelChoice;
-use super::jobs::Event;
+use super::jobs::{Event, SWEEP_BASELINE, SWEEP_FROM};
 use super::state::{FaceStatus, HistoryPoint, Inference};
 use super::workbench::Workbench;
 use crate::align::{FaceTemplate, Point};
@@ -31,7 +31,7 @@ fn accuracy(result: &ConditionResult, label: &str) -> Option<f64> {
 
 /// The baseline and FROM accuracies of a condition; a plain model's one path stands for both.
 pub fn condition_accuracies(result: &ConditionResult) -> Option<(f64, f64)> {
-    match (accuracy(result, "baseline"), accuracy(result, "FROM")) {
+    match (accuracy(result, SWEEP_BASELINE), accuracy(result, SWEEP_FROM)) {
         (Some(b), Some(f)) => Some((b, f)),
         _ => {
             let only = 100.0 * result.paths.first()?.report.ten_fold.mean;
@@ -151,11 +151,12 @@ impl Workbench {
                 let name = state.face(face).map_or_else(String::new, |f| f.name.clone());
                 state.toasts.error(format!("{name}: {error}"));
             }
-            Event::Inferred { request, outputs, elapsed } => {
+            Event::Inferred { request, outputs, baseline, elapsed } => {
                 if state.probe == Some(request.key.face) {
                     state.inference = Some(Inference {
                         key: request.key,
                         outputs,
+                        baseline,
                         elapsed,
                         painted: request.painted,
                         image: request.image,
@@ -229,12 +230,8 @@ impl Workbench {
     /// embeddings exist by then (a late reference updates the point of the same edit).
     fn record_history(&mut self) {
         let state = &mut self.state;
-        let Some(inference) = state.current_inference() else { return };
-        let probe = super::engine::Embedding {
-            masked: inference.outputs.masked.clone(),
-            unmasked: inference.outputs.unmasked.clone(),
-        };
-        let doc_revision = inference.key.doc_revision;
+        let Some(doc_revision) = state.current_inference().map(|i| i.key.doc_revision) else { return };
+        let Some(probe) = state.probe_embedding() else { return };
         let sims = similarities(&probe, &state.reference_embeddings());
         match state.history.last_mut() {
             Some(last) if state.last_history_revision == Some(doc_revision) => last.similarities = sims,

@@ -26,6 +26,7 @@ use crate::eval::conditions::Condition;
 use crate::eval::pairs::read_pairs_any;
 use crate::eval::results::{ConditionResult, SweepResults};
 use crate::eval::sweep::{SweepModel, SweepObserver, SweepSpec, SweepStage, run_sweep};
+use crate::face::Embedder;
 use crate::face::from_model::{FaceModel, FaceOutputs};
 use crate::face::read_rgb;
 use crate::mtcnn::{Detection, Mtcnn};
@@ -89,6 +90,8 @@ pub enum Event {
     Inferred {
         request: InferRequest,
         outputs: FaceOutputs,
+        /// The baseline network's embedding of the same face.
+        baseline: Option<Vec<f32>>,
         elapsed: Duration,
     },
     InferFailed {
@@ -149,7 +152,17 @@ impl Jobs {
             std::thread::Builder::new()
                 .name("maskscope-live".into())
                 .spawn(move || {
-                    LiveWorker { device, events, notify, pending, batch, model: None, generation: 0, detector: None }
+                    LiveWorker {
+                        device,
+                        events,
+                        notify,
+                        pending,
+                        batch,
+                        model: None,
+                        baseline: None,
+                        generation: 0,
+                        detector: None,
+                    }
                         .run(&live)
                 })
                 .expect("spawning a thread only fails when the OS is out of resources");
@@ -241,6 +254,8 @@ struct LiveWorker {
     pending: Arc<AtomicUsize>,
     batch: Sender<BatchMsg>,
     model: Option<LoadedModel>,
+    /// The clean-trained network the similarity panel compares FROM with.
+    baseline: Option<Embedder>,
     generation: u64,
     detector: Option<Mtcnn>,
 }
@@ -294,6 +309,10 @@ impl LiveWorker {
             let _ = self.batch.send(BatchMsg::SetLibrary(library.clone()));
         }
         self.send(Some(Event::Library(library)));
+        match engine::load_baseline(&self.device) {
+            Ok(baseline) => self.baseline = Some(baseline),
+            Err(e) => self.send(Some(Event::Notice(format!("no baseline similarity: {e:#}")))),
+        }
         match Mtcnn::load(&crate::assets::mtcnn_dir(), &self.device.device) {
             Ok(detector) => self.detector = Some(detector),
             Err(e) => self
@@ -319,7 +338,7 @@ impl LiveWorker {
             Task::Detect { face, path } => Some(self.detect(face, path)),
             Task::Embed { face, align_revision, image } => {
                 let model = self.model.as_ref()?;
-                Some(match engine::embed(&model.model, &image) {
+                Some(match engine::embed(&model.model, self.baseline.as_ref(), &image) {
                     Ok(embedding) => Event::Embedded { face, align_revision, generation: self.generation, embedding },
                     Err(e) => Event::EmbedFailed { face, error: format!("{e:#}") },
                 })
@@ -347,12 +366,19 @@ impl LiveWorker {
             return Some(Event::InferFailed { key: request.key, error: "no model is loaded".into() });
         };
         request.key.model_generation = self.generation;
-        Some(match engine::analyze(&model.model, &request.image) {
-            Ok((outputs, elapsed)) => Event::Inferred { request, outputs, elapsed },
+        let start = Instant::now();
+        let analysed = engine::analyze(&model.model, &request.image)
+            .and_then(|(outputs, _)| Ok((outputs, engine::baseline_embedding(self.baseline.as_ref(), &request.image)?)));
+        Some(match analysed {
+            Ok((outputs, baseline)) => Event::Inferred { request, outputs, baseline, elapsed: start.elapsed() },
             Err(e) => Event::InferFailed { key: request.key, error: format!("{e:#}") },
         })
     }
 }
+
+/// Labels of the region sweep's two networks (the sweep panel reads them back).
+pub const SWEEP_BASELINE: &str = "baseline";
+pub const SWEEP_FROM: &str = "FROM";
 
 /// How a model choice reads in a message.
 fn choice_name(choice: &ModelChoice) -> String {
@@ -446,7 +472,8 @@ impl SweepObserver for Forward<'_> {
 }
 
 /// The evaluation issue's sweep (`eval::sweep`) on a pairs file: clean and the nine Figure-1
-/// regions, for this model's baseline and FROM embeddings.
+/// regions, for the clean-trained baseline network (the bundled pretrained MobileFaceNet,
+/// "baseline") and this model ("FROM", and "FROM, mask off" when it has a mask).
 #[allow(clippy::too_many_arguments)]
 fn run_region_sweep(
     model: &FaceModel,
@@ -471,7 +498,11 @@ fn run_region_sweep(
     }
     let conditions = std::iter::once(Condition::Clean).chain(Region::ALL.map(Condition::Region)).collect();
     let spec = SweepSpec::new(pairs.to_path_buf(), file, Some(images.to_path_buf()), conditions);
-    let models = [SweepModel { model: engine::share(model), label: info.name.clone(), sha256: None }];
+    let baseline = FaceModel::load(&crate::assets::mobilefacenet_record(), &device.device)?;
+    let models = [
+        SweepModel { model: baseline, label: SWEEP_BASELINE.into(), sha256: None },
+        SweepModel { model: engine::share(model), label: SWEEP_FROM.into(), sha256: None },
+    ];
     let mut finder = engine::face_finder(info.template, device)?;
     let mut observer = Forward { send, stage: "starting", done: 0, total: 0, last: Instant::now() };
     let start = Instant::now();

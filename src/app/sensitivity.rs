@@ -1,6 +1,6 @@
 //! Occlusion sensitivity: a grey square slid over the face, and at each position how much the
-//! similarity to a reference drops, for FROM's masked embedding and for the baseline. Where the
-//! baseline drops and FROM does not is where the mask does its work.
+//! similarity to a reference drops, for FROM's masked embedding and for the same network with its
+//! mask off. Where the mask-off path drops and FROM does not is where the mask does its work.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -38,10 +38,10 @@ pub struct SensitivityMap {
     pub rows: usize,
     /// Similarity of the unoccluded (painted) face to the reference.
     pub from_base: f32,
-    pub baseline_base: f32,
+    pub mask_off_base: f32,
     /// Per position, row-major: base similarity minus the similarity with the square there.
     pub from_drop: Vec<f32>,
-    pub baseline_drop: Vec<f32>,
+    pub mask_off_drop: Vec<f32>,
     /// The face the squares were slid over (the maps are drawn on it).
     pub face: RgbImage,
 }
@@ -49,14 +49,14 @@ pub struct SensitivityMap {
 impl SensitivityMap {
     /// The largest absolute drop over both maps: one colour scale makes them comparable.
     pub fn scale(&self) -> f32 {
-        self.from_drop.iter().chain(&self.baseline_drop).fold(0f32, |m, v| m.max(v.abs())).max(1e-6)
+        self.from_drop.iter().chain(&self.mask_off_drop).fold(0f32, |m, v| m.max(v.abs())).max(1e-6)
     }
 
     /// One map as an image `width` x `height`, smoothly upsampled, blue = similarity rose,
     /// red = it dropped, on the shared scale; over a faded grey copy of the face when `on_face`,
     /// so that the spots can be placed on it.
     pub fn image(&self, from: bool, width: u32, height: u32, on_face: bool) -> RgbImage {
-        let values = if from { &self.from_drop } else { &self.baseline_drop };
+        let values = if from { &self.from_drop } else { &self.mask_off_drop };
         let plane = Plane { width: self.cols, height: self.rows, values: values.clone() };
         let scale = self.scale();
         let face =
@@ -91,9 +91,9 @@ pub fn compute(
     let (cols, rows, centres) = positions(spec, face.width(), face.height());
     let base = model.embed(&[face])?.pop().ok_or_else(|| anyhow::anyhow!("no embedding"))?;
     let from_base = cosine(&base.0, &reference.masked);
-    let baseline_base = cosine(&base.1, &reference.unmasked);
+    let mask_off_base = cosine(&base.1, &reference.unmasked);
     let mut from_drop = Vec::with_capacity(centres.len());
-    let mut baseline_drop = Vec::with_capacity(centres.len());
+    let mut mask_off_drop = Vec::with_capacity(centres.len());
     progress(0, centres.len());
     for chunk in centres.chunks(MODEL_BATCH) {
         if cancel.load(Ordering::Relaxed) {
@@ -110,7 +110,7 @@ pub fn compute(
         let refs: Vec<&RgbImage> = occluded.iter().collect();
         for (masked, unmasked) in model.embed(&refs)? {
             from_drop.push(from_base - cosine(&masked, &reference.masked));
-            baseline_drop.push(baseline_base - cosine(&unmasked, &reference.unmasked));
+            mask_off_drop.push(mask_off_base - cosine(&unmasked, &reference.unmasked));
         }
         progress(from_drop.len(), centres.len());
     }
@@ -119,9 +119,9 @@ pub fn compute(
         cols,
         rows,
         from_base,
-        baseline_base,
+        mask_off_base,
         from_drop,
-        baseline_drop,
+        mask_off_drop,
         face: face.clone(),
     }))
 }
@@ -148,9 +148,9 @@ mod tests {
             cols: 1,
             rows: 1,
             from_base: 0.9,
-            baseline_base: 0.9,
+            mask_off_base: 0.9,
             from_drop: vec![0.1],
-            baseline_drop: vec![0.4],
+            mask_off_drop: vec![0.4],
             face: RgbImage::new(8, 8),
         };
         assert_eq!(map.scale(), 0.4);

@@ -123,6 +123,8 @@ pub struct InferKey {
 pub struct Inference {
     pub key: InferKey,
     pub outputs: FaceOutputs,
+    /// The baseline network's embedding of the same face (see `engine::Embedding::baseline`).
+    pub baseline: Option<Vec<f32>>,
     pub elapsed: Duration,
     /// The occluded face it ran on and the painted mask, for the true pattern and exports.
     pub painted: crate::patterns::BinaryMask,
@@ -298,6 +300,11 @@ impl AppState {
     }
 
     /// The inference, if it belongs to the face and edit currently shown.
+    /// The current inference's embeddings, as the similarity panel compares them.
+    pub fn probe_embedding(&self) -> Option<Embedding> {
+        self.current_inference().map(|i| Embedding::from_outputs(&i.outputs, i.baseline.clone()))
+    }
+
     pub fn current_inference(&self) -> Option<&Inference> {
         let probe = self.probe()?;
         self.inference.as_ref().filter(|i| {

@@ -1,5 +1,5 @@
 //! The occlusion sensitivity window: slide a grey square over the face and see where the
-//! similarity to the reference drops, baseline and FROM side by side.
+//! similarity to the reference drops, FROM with its mask off and FROM side by side.
 
 use eframe::egui::{self, RichText};
 
@@ -46,7 +46,7 @@ fn body(ui: &mut egui::Ui, view: &mut View<'_>) {
     let ratio = map.face.width() as f32 / map.face.height().max(1) as f32;
     let size = egui::vec2(MAP_SIDE * ratio, MAP_SIDE);
     ui.horizontal(|ui| {
-        for (from, title, base) in [(false, "baseline", map.baseline_base), (true, "FROM", map.from_base)] {
+        for (from, title, base) in [(false, "FROM, mask off", map.mask_off_base), (true, "FROM", map.from_base)] {
             let texture = view.textures.get(
                 ui.ctx(),
                 &format!("sensitivity-{title}"),

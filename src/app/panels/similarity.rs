@@ -1,5 +1,6 @@
-//! Similarity of the painted face to each reference, FROM (masked) against the baseline
-//! (unmasked), with the threshold and verdicts, and the history over the edits.
+//! Similarity of the painted face to each reference: FROM (masked), the clean-trained baseline
+//! network, and FROM with its mask off, with the threshold and verdicts, and the history over the
+//! edits.
 
 use eframe::egui::{self, Color32, RichText, Sense};
 use egui_plot::{HLine, Legend, Line, Plot, PlotPoints};
@@ -8,11 +9,12 @@ use super::View;
 use crate::app::analysis::{Similarity, same_person, similarities};
 use crate::app::command::Command;
 use crate::app::dialogs::DialogKind;
-use crate::app::engine::Embedding;
 use crate::app::textures;
 
 pub const FROM_COLOUR: Color32 = Color32::from_rgb(213, 94, 0);
 pub const BASELINE_COLOUR: Color32 = Color32::from_rgb(86, 180, 233);
+/// Bluish green, the third colour of the same (Okabe-Ito) palette.
+pub const MASK_OFF_COLOUR: Color32 = Color32::from_rgb(0, 158, 115);
 
 pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
     ui.horizontal(|ui| {
@@ -27,10 +29,7 @@ pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
         }
     });
     let threshold = view.state.settings.threshold;
-    let probe = view
-        .state
-        .current_inference()
-        .map(|i| Embedding { masked: i.outputs.masked.clone(), unmasked: i.outputs.unmasked.clone() });
+    let probe = view.state.probe_embedding();
     let refs = view.state.reference_embeddings();
     let sims: Vec<Similarity> = probe.as_ref().map(|p| similarities(p, &refs)).unwrap_or_default();
 
@@ -88,8 +87,15 @@ fn reference_row(
             });
             match sim {
                 Some(s) => {
-                    bar(ui, "FROM", s.from, threshold, FROM_COLOUR);
-                    bar(ui, "baseline", s.baseline, threshold, BASELINE_COLOUR);
+                    bar(ui, "FROM", s.from, threshold, FROM_COLOUR)
+                        .on_hover_text("The FROM model's masked embedding: its features times its mask");
+                    match s.baseline {
+                        Some(b) => bar(ui, "baseline", b, threshold, BASELINE_COLOUR)
+                            .on_hover_text("The clean-trained baseline network: the bundled pretrained MobileFaceNet"),
+                        None => ui.label(RichText::new("baseline: none for this model's crop").weak()),
+                    };
+                    bar(ui, "mask off", s.mask_off, threshold, MASK_OFF_COLOUR)
+                        .on_hover_text("The FROM model without its mask: what the mask itself adds is FROM minus this");
                 }
                 None if waiting => {
                     ui.spinner();
@@ -103,7 +109,7 @@ fn reference_row(
 }
 
 /// One similarity as a number, a bar with the threshold marked, and the verdict.
-fn bar(ui: &mut egui::Ui, label: &str, value: f32, threshold: f32, colour: Color32) {
+fn bar(ui: &mut egui::Ui, label: &str, value: f32, threshold: f32, colour: Color32) -> egui::Response {
     let same = same_person(value, threshold);
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!("{label:<8} {value:+.3}")).monospace());
@@ -122,7 +128,8 @@ fn bar(ui: &mut egui::Ui, label: &str, value: f32, threshold: f32, colour: Color
             RichText::new("different").color(Color32::LIGHT_RED)
         };
         ui.label(verdict);
-    });
+    })
+    .response
 }
 
 fn history(ui: &mut egui::Ui, view: &mut View<'_>, threshold: f32) {
@@ -137,7 +144,16 @@ fn history(ui: &mut egui::Ui, view: &mut View<'_>, threshold: f32) {
             })
             .collect()
     };
-    let (from, baseline) = (points(|s| s.from), points(|s| s.baseline));
+    let (from, mask_off) = (points(|s| s.from), points(|s| s.mask_off));
+    let baseline: Vec<[f64; 2]> = view
+        .state
+        .history
+        .iter()
+        .filter_map(|h| {
+            let s = h.similarities.iter().find(|s| s.reference == focus)?;
+            Some([h.edit as f64, f64::from(s.baseline?)])
+        })
+        .collect();
     ui.label(RichText::new(format!("Similarity to {name} over the edits")).small());
     Plot::new("similarity-history")
         .height(150.0)
@@ -149,6 +165,7 @@ fn history(ui: &mut egui::Ui, view: &mut View<'_>, threshold: f32) {
         .show(ui, |plot| {
             plot.line(Line::new("FROM", PlotPoints::from(from)).color(FROM_COLOUR));
             plot.line(Line::new("baseline", PlotPoints::from(baseline)).color(BASELINE_COLOUR));
+            plot.line(Line::new("mask off", PlotPoints::from(mask_off)).color(MASK_OFF_COLOUR));
             plot.hline(HLine::new("threshold", f64::from(threshold)).color(Color32::GRAY));
         });
 }
