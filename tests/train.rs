@@ -14,9 +14,10 @@ use maskscope::checkpoint::record;
 use maskscope::face::Embedder;
 use maskscope::model::from_mobilefacenet::FromMobileFaceNetConfig;
 use maskscope::model::mask_decoder::OPEN_MASK_LOGIT;
-use maskscope::occlusion::{OccluderLibrary, RandomOcclusion};
+use maskscope::occlusion::{OccluderLibrary, OcclusionStyle, RandomOcclusion};
 use maskscope::train::config::{EmbeddingLoss, TrainConfig, Trainable};
-use maskscope::train::data::{FaceSet, Sample};
+use maskscope::train::data::{FaceSet, Sample, list_photo_sets};
+use maskscope::train::prefix::FrozenPrefix;
 use maskscope::train::losses::{CosFaceHead, cross_entropy, distill};
 use maskscope::train::run::{TrainNet, faces_to_tensor};
 use maskscope::train::{TrainEvent, TrainInputs, train};
@@ -196,15 +197,23 @@ fn a_run_writes_checkpoints_and_metrics_and_resumes() {
 }
 
 /// `--trainable all` moves the pretrained backbone (loaded on the plain CPU device, trained on
-/// its autodiff twin); `heads` leaves it exactly as it was.
+/// its autodiff twin); `after-c3` moves it only after its first pyramid tap; `heads` leaves it
+/// exactly as it was.
 #[test]
-fn trainable_all_trains_the_backbone_and_heads_does_not() {
+fn trainable_parts_move_and_frozen_parts_do_not() {
     let device = Device::flex();
     let backbone = Embedder::load(&assets::mobilefacenet_record(), &device).unwrap().net;
-    let before = backbone.stages[1][0].expand.conv.weight.val().into_data().try_into_vec::<f32>().unwrap();
+    let weights = |net: &maskscope::model::mobilefacenet::MobileFaceNet| {
+        let read = |w: &burn::module::Param<Tensor<4>>| w.val().into_data().try_into_vec::<f32>().unwrap();
+        [read(&net.stem[0].conv.weight), read(&net.stages[0][1].expand.conv.weight), read(&net.stages[1][0].expand.conv.weight)]
+    };
+    let before = weights(&backbone);
     let (train_set, validation) = fixture_faces().split_identities(0.25, 3);
     let library = OccluderLibrary::load(&assets::occluders_dir()).unwrap();
-    for (trainable, should_move) in [(Trainable::All, true), (Trainable::Heads, false)] {
+    // Which of (stem, first stage, second stage) should move.
+    for (trainable, should_move) in
+        [(Trainable::All, [true, true, true]), (Trainable::AfterC3, [false, false, true]), (Trainable::Heads, [false; 3])]
+    {
         let run = tempfile::tempdir().unwrap();
         let config = TrainConfig::new().with_trainable(trainable).with_epochs(1).with_batch_size(8);
         let inputs = TrainInputs {
@@ -216,10 +225,90 @@ fn trainable_all_trains_the_backbone_and_heads_does_not() {
         };
         train(&config, inputs, run.path(), false, &mut |_| {}).unwrap();
         let (net, _) = record::load_from_mobilefacenet(&run.path().join("model.bpk"), &device).unwrap();
-        let after = net.backbone.stages[1][0].expand.conv.weight.val().into_data().try_into_vec::<f32>().unwrap();
-        let moved = before.iter().zip(&after).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-        assert_eq!(moved > 0.0, should_move, "{trainable:?}: largest backbone weight change {moved}");
+        let after = weights(&net.backbone);
+        for (part, ((b, a), moves)) in before.iter().zip(&after).zip(should_move).enumerate() {
+            let moved = b.iter().zip(a).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+            assert_eq!(moved > 0.0, moves, "{trainable:?}, part {part}: largest weight change {moved}");
+        }
     }
+}
+
+/// The frozen prefix of `after-c3` (the CPU inference path's c3, fed into burn) gives the same
+/// forward pass as burn's network from the pixels.
+#[test]
+fn the_frozen_prefix_forward_equals_the_whole_forward() {
+    let device = Device::flex();
+    let backbone = Embedder::load(&assets::mobilefacenet_record(), &device).unwrap().net;
+    let net = FromMobileFaceNetConfig::new().init_with(backbone.clone(), &device);
+    let set = fixture_faces();
+    let faces: Vec<&image::RgbImage> = set.samples.iter().take(5).map(|s| &s.face).collect();
+    let whole = net.forward(faces_to_tensor(&faces, &device));
+    let prefix = FrozenPrefix::c3(&backbone, &device).unwrap();
+    assert!(matches!(prefix, FrozenPrefix::CpuC3(_)), "the CPU device runs the prefix on the CPU inference path");
+    let split = prefix.forward(&net, &faces, &device);
+    let burn_prefix = FrozenPrefix::BurnC3(backbone).forward(&net, &faces, &device);
+    let values = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().unwrap();
+    let reference = values(whole.masked_embedding);
+    for (name, output) in [("CPU path", split), ("burn", burn_prefix)] {
+        let got = values(output.masked_embedding);
+        let worst = reference.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let scale = reference.iter().map(|v| v.abs()).fold(0.0, f32::max);
+        assert!(worst <= 1e-4 * scale.max(1.0), "{name}: max difference {worst} (values up to {scale})");
+    }
+}
+
+#[test]
+fn cosface_centres_can_start_at_given_vectors() {
+    let device = Device::flex();
+    let centres = vec![vec![1.0, 0.0], vec![0.0, 1.0]];
+    let head = CosFaceHead::from_centres(&centres, &device);
+    assert_eq!(head.centres.val().into_data().try_into_vec::<f32>().unwrap(), [1.0, 0.0, 0.0, 1.0]);
+    // An embedding on its own centre: logits s(1 - m) and 0; loss = ln(1 + e^{-s(1-m)}).
+    let loss = scalar(head.loss(tensor2(&[3.0, 0.0], [1, 2], &device), &[0], 30.0, 0.35));
+    let want = (1.0 + (-30.0f32 * 0.65).exp()).ln();
+    assert!((loss - want).abs() < 1e-6, "{loss} vs {want}");
+}
+
+#[test]
+fn older_configurations_read_with_the_new_defaults() {
+    let text = std::fs::read_to_string(assets::assets_dir().join("from_mobilefacenet.train.json")).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let object = value.as_object_mut().unwrap();
+    object.remove("occlusion_styles");
+    object.remove("cosface_centres_from_backbone");
+    let config = TrainConfig::from_json(&value.to_string()).unwrap();
+    assert_eq!(config.occlusion_styles, [OcclusionStyle::Alpha]);
+    assert!(config.cosface_centres_from_backbone);
+    // The fields it has keep their values, and a wrong type is still an error naming the field.
+    assert_eq!((config.loss, config.epochs), (EmbeddingLoss::Distill, 3));
+    let err = TrainConfig::from_json(r#"{"epochs": "three"}"#).unwrap_err();
+    assert!(err.to_string().contains("invalid type"), "{err}");
+    assert!(TrainConfig::from_json("[1, 2]").is_err());
+}
+
+#[test]
+fn several_roots_merge_identities_and_drop_duplicate_file_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |root: &str, identity: &str, file: &str| {
+        let folder = dir.path().join(root).join(identity);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(file), b"not decoded by the listing").unwrap();
+    };
+    write("a", "17", "000001.jpg");
+    write("a", "17", "000002.jpg");
+    write("a", "3", "000010.jpg");
+    write("b", "17", "000002.jpg"); // the same CelebA photo in another extract
+    write("b", "17", "000003.jpg");
+    write("b", "99", "000004.jpg");
+    std::fs::write(dir.path().join("b/99/README.txt"), b"skipped").unwrap();
+    let roots = [dir.path().join("a"), dir.path().join("b")];
+    let (photos, duplicates) = list_photo_sets(&roots).unwrap();
+    let listed: Vec<(&str, &str)> = photos.iter().map(|p| (p.identity.as_str(), p.key.as_str())).collect();
+    assert_eq!(listed, [("17", "17/000001.jpg"), ("17", "17/000002.jpg"), ("17", "17/000003.jpg"), ("3", "3/000010.jpg"), ("99", "99/000004.jpg")]);
+    assert_eq!(duplicates, [dir.path().join("b/17/000002.jpg")]);
+    assert!(photos[2].path.starts_with(dir.path().join("b")));
+    let err = list_photo_sets(&[dir.path().join("missing")]).unwrap_err();
+    assert!(err.to_string().contains("missing"), "{err}");
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! `train`: FROM heads on the bundled MobileFaceNet, from a folder-per-identity dataset.
+//! `train`: FROM heads (and the backbone) on the bundled MobileFaceNet, from folder-per-identity
+//! datasets.
 
 use std::path::PathBuf;
 
@@ -11,16 +12,18 @@ use crate::assets;
 use crate::face::cache::{AlignedCache, default_cache_root};
 use crate::face::embedder::EMBEDDER_TEMPLATE;
 use crate::face::{Embedder, FaceFinder, FacePick};
-use crate::occlusion::OccluderLibrary;
+use crate::occlusion::{OccluderLibrary, OcclusionStyle};
 use crate::train::config::{EmbeddingLoss, OptimizerKind, Trainable};
 use crate::train::data::load_face_set;
 use crate::train::{TrainConfig, TrainEvent, TrainInputs, train};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Training photos, one folder per identity (e.g. ../shared/data/celeba-299/images).
-    #[arg(long)]
-    pub data: PathBuf,
+    /// Training photos, one folder per identity (e.g. ../shared/data/celeba-299/images); give it
+    /// several times (or comma-separated) to train on several roots. Folders of the same name are
+    /// one identity; a photo whose file name an earlier one had is dropped as a duplicate.
+    #[arg(long, required = true, value_delimiter = ',')]
+    pub data: Vec<PathBuf>,
     /// Run folder: checkpoints, metrics.csv, config.json and the final model.bpk.
     #[arg(long)]
     pub out: PathBuf,
@@ -30,21 +33,31 @@ pub struct TrainArgs {
     /// A JSON training configuration (as written to a run's config.json); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// What trains the masked embedding (default distill; the pattern loss is always on).
     #[arg(long, value_enum)]
     pub loss: Option<EmbeddingLoss>,
-    /// Which parts learn: the FROM heads only, or heads and backbone.
+    /// Which parts learn (default heads).
     #[arg(long, value_enum)]
     pub trainable: Option<Trainable>,
+    /// Optimiser (default adam).
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerKind>,
+    /// Epochs to train (default 3); on --resume, a larger number extends the run.
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Faces per step (default 64).
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Initial learning rate (default 0.001), decayed at the configuration's lr_steps.
     #[arg(long)]
     pub learning_rate: Option<f64>,
+    /// Seed of the split, the shuffles and the occlusions (default 20211).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// How training occluders are put on, comma-separated, one drawn per occluded face: alpha,
+    /// pasted-grey, pasted-black, pasted-white, grey-box (default alpha).
+    #[arg(long, value_delimiter = ',')]
+    pub occlusion_styles: Option<Vec<OcclusionStyle>>,
     /// Occluder library, a folder per class of RGBA images (default: the bundled one).
     #[arg(long)]
     pub occluders: Option<PathBuf>,
@@ -67,7 +80,7 @@ impl TrainArgs {
         let mut config = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-                serde_json::from_str(&text).with_context(|| format!("{}: not a training configuration", path.display()))?
+                TrainConfig::from_json(&text).with_context(|| format!("{}: not a training configuration", path.display()))?
             }
             None => TrainConfig::new(),
         };
@@ -91,6 +104,9 @@ impl TrainArgs {
         }
         if let Some(v) = self.seed {
             config.seed = v;
+        }
+        if let Some(v) = &self.occlusion_styles {
+            config.occlusion_styles = v.clone();
         }
         Ok(config)
     }
@@ -118,15 +134,22 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> anyhow::Result<()> {
         let _ = done;
     })?;
     eprintln!(
-        "{} photos, {} faces of {} identities; {} dropped (no face){}",
+        "{} photos, {} faces of {} identities; {} duplicate file names and {} without a face dropped{}",
         dropped.photos,
         faces.samples.len(),
         faces.identities.len(),
+        dropped.duplicates.len(),
         dropped.no_face.len(),
-        if dropped.no_face.is_empty() { String::new() } else { format!(", listed in {}", args.out.join("dropped.txt").display()) }
+        if dropped.no_face.is_empty() && dropped.duplicates.is_empty() {
+            String::new()
+        } else {
+            format!(", listed in {}", args.out.join("dropped.txt").display())
+        }
     );
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let list: String = dropped.no_face.iter().map(|p| format!("{}\n", p.display())).collect();
+    let list: String = (dropped.no_face.iter().map(|p| format!("no face\t{}\n", p.display())))
+        .chain(dropped.duplicates.iter().map(|p| format!("duplicate\t{}\n", p.display())))
+        .collect();
     std::fs::write(args.out.join("dropped.txt"), list).with_context(|| format!("writing {}", args.out.display()))?;
 
     let (train_set, validation) = faces.split_identities(config.validation_fraction, config.seed);
@@ -155,7 +178,7 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> anyhow::Result<()> {
         TrainEvent::Epoch(m) => {
             bar = None;
             eprintln!(
-                "epoch {}: lr {:.4} loss {:.4} (embedding {:.4}, pattern {:.4}, pattern acc {:.1}%) | validation: FROM {:.2}%, baseline {:.2}%, pattern {:.1}%, mask mean {:.3} | {:.0} s",
+                "epoch {}: lr {:.4} loss {:.4} (embedding {:.4}, pattern {:.4}, pattern acc {:.1}%) | validation: FROM {:.2}%, mask off {:.2}%, pretrained {:.2}%, pattern {:.1}%, mask mean {:.3} | {:.0} s",
                 m.epoch,
                 m.learning_rate,
                 m.loss,
@@ -163,7 +186,8 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> anyhow::Result<()> {
                 m.pattern_loss,
                 100.0 * m.pattern_accuracy,
                 100.0 * m.val_from_accuracy,
-                100.0 * m.val_baseline_accuracy,
+                100.0 * m.val_mask_off_accuracy,
+                100.0 * m.val_pretrained_accuracy,
                 100.0 * m.val_pattern_accuracy,
                 m.val_mask_mean,
                 m.seconds

@@ -52,8 +52,8 @@ impl Nhwc {
     }
 
     /// The same maps channels-first as a burn tensor, `[batch, channels, height, width]`: what
-    /// the tests compare with burn's forward pass.
-    #[cfg(test)]
+    /// the tests compare with burn's forward pass, and what training feeds a frozen prefix's
+    /// output into.
     pub fn to_tensor(&self, device: &burn::tensor::Device) -> Tensor<4> {
         let data = burn::tensor::TensorData::new(self.channels_first().concat(), [self.batch, self.channels, self.height, self.width]);
         Tensor::from_data(data, device)

@@ -100,7 +100,10 @@ impl FromMobileFaceNet {
     /// - input: `[batch, 3, 112, 112]`, normalised like MobileFaceNet's input
     /// - mask: `[batch, 512, 7, 7]`
     pub fn features(&self, input: Tensor<4>) -> (MobileFaceNetTaps, Tensor<4>) {
-        let taps = self.backbone.taps(input);
+        self.features_from_taps(self.backbone.taps(input))
+    }
+
+    fn features_from_taps(&self, taps: MobileFaceNetTaps) -> (MobileFaceNetTaps, Tensor<4>) {
         let x3 = self.fpn.forward(taps.c3.clone(), taps.c4.clone(), taps.c5.clone());
         let mask = self.mask.forward(x3);
         (taps, mask)
@@ -108,6 +111,15 @@ impl FromMobileFaceNet {
 
     pub fn forward(&self, input: Tensor<4>) -> FromOutput {
         let (taps, mask) = self.features(input);
+        self.heads(taps.features, mask)
+    }
+
+    /// The forward pass from the backbone's first tap (see [`MobileFaceNet::taps_from_c3`]).
+    ///
+    /// # Shapes
+    /// - `c3`: `[batch, 64, 28, 28]`
+    pub fn forward_from_c3(&self, c3: Tensor<4>) -> FromOutput {
+        let (taps, mask) = self.features_from_taps(self.backbone.taps_from_c3(c3));
         self.heads(taps.features, mask)
     }
 

@@ -167,9 +167,26 @@ impl MobileFaceNet {
     /// # Shapes
     /// - input: `[batch, 3, 112, 112]`, normalised RGB
     pub fn taps(&self, input: Tensor<4>) -> MobileFaceNetTaps {
+        self.taps_from_c3(self.c3(input))
+    }
+
+    /// The first pyramid tap: the stem and the first bottleneck stage.
+    ///
+    /// # Shapes
+    /// - input: `[batch, 3, 112, 112]`, normalised RGB; output: `[batch, 64, 28, 28]`
+    pub fn c3(&self, input: Tensor<4>) -> Tensor<4> {
         let x = self.stem.iter().fold(input, |x, layer| layer.forward(x));
-        let run = |x: Tensor<4>, stage: usize| self.stages[stage].iter().fold(x, |x, b| b.forward(x));
-        let c3 = run(x, 0);
+        self.run_stage(x, 0)
+    }
+
+    fn run_stage(&self, x: Tensor<4>, stage: usize) -> Tensor<4> {
+        self.stages[stage].iter().fold(x, |x, b| b.forward(x))
+    }
+
+    /// The taps from the first one on: training with the stem and first stage frozen computes
+    /// `c3` outside the autodiff graph and starts here.
+    pub fn taps_from_c3(&self, c3: Tensor<4>) -> MobileFaceNetTaps {
+        let run = |x: Tensor<4>, stage: usize| self.run_stage(x, stage);
         let c4 = run(run(c3.clone(), 1), 2);
         let c5 = run(run(c4.clone(), 3), 4);
         let features = self.conv7.forward(c5.clone());

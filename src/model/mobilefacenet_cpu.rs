@@ -83,15 +83,26 @@ impl CpuMobileFaceNet {
         })
     }
 
+    fn run_stage(&self, mut x: Nhwc, stage: usize) -> Nhwc {
+        for block in &self.stages[stage] {
+            let hidden = block.depthwise.forward(&block.expand.forward(&x, None), None);
+            x = block.project.forward(&hidden, block.residual.then_some(&x));
+        }
+        x
+    }
+
+    /// The first pyramid tap, [`MobileFaceNet::c3`](super::mobilefacenet::MobileFaceNet::c3).
+    pub fn c3(&self, input: &Nhwc) -> Nhwc {
+        let x = self.stem.iter().fold(input.clone(), |x, layer| layer.forward(&x, None));
+        self.run_stage(x, 0)
+    }
+
     /// Backbone taps of normalised input (see [`Nhwc::from_faces`]).
     pub fn taps(&self, input: &Nhwc) -> CpuTaps {
-        let mut x = self.stem.iter().fold(input.clone(), |x, layer| layer.forward(&x, None));
-        let mut outputs = Vec::with_capacity(self.stages.len());
-        for stage in &self.stages {
-            for block in stage {
-                let hidden = block.depthwise.forward(&block.expand.forward(&x, None), None);
-                x = block.project.forward(&hidden, block.residual.then_some(&x));
-            }
+        let mut x = self.c3(input);
+        let mut outputs = vec![x.clone()];
+        for stage in 1..self.stages.len() {
+            x = self.run_stage(x, stage);
             outputs.push(x.clone());
         }
         let features = self.conv7.forward(&x, None);

@@ -4,6 +4,8 @@
 use burn::config::Config;
 use serde::{Deserialize, Serialize};
 
+use crate::occlusion::OcclusionStyle;
+
 /// Which losses train the masked embedding (the pattern loss is always on, weighted by
 /// `pattern_weight`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -33,7 +35,12 @@ pub enum OptimizerKind {
 pub enum Trainable {
     /// Pyramid, mask decoder and pattern predictor; the pretrained backbone stays fixed.
     Heads,
-    /// The heads and the backbone.
+    /// The heads and the backbone after its first pyramid tap (c3, 28x28): the stem and first
+    /// stage stay pretrained and run outside the autodiff graph (on the CPU inference path when
+    /// training on the CPU). They are ~46% of the backbone's multiply-adds and its largest
+    /// activations, and see only low-level texture, which occlusion corrupts least.
+    AfterC3,
+    /// The heads and the whole backbone.
     All,
 }
 
@@ -73,6 +80,11 @@ pub struct TrainConfig {
     pub cosface_scale: f64,
     #[config(default = 0.35)]
     pub cosface_margin: f64,
+    /// Start CosFace's class centres at each identity's mean embedding by the pretrained
+    /// backbone (else random): the pretrained embedder then starts near CosFace's optimum
+    /// instead of being pulled towards random centres.
+    #[config(default = true)]
+    pub cosface_centres_from_backbone: bool,
     /// Fraction of identities held out for the per-epoch validation score.
     #[config(default = 0.1)]
     pub validation_fraction: f64,
@@ -83,9 +95,27 @@ pub struct TrainConfig {
     pub fpn_channels: usize,
     #[config(default = "crate::patterns::DEFAULT_GRID")]
     pub grid: usize,
+    /// How training occluders are put on, one drawn uniformly per occluded face: `alpha`,
+    /// `pasted-grey`, `pasted-black`, `pasted-white`, `grey-box` (see `OcclusionStyle`).
+    #[config(default = "vec![OcclusionStyle::Alpha]")]
+    pub occlusion_styles: Vec<OcclusionStyle>,
 }
 
 impl TrainConfig {
+    /// Reads a configuration from JSON in which any field may be missing and takes its default:
+    /// configurations written before a field existed (a run's config.json, the shipped recipe)
+    /// keep loading, as the run they describe.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        let mut merged = serde_json::to_value(TrainConfig::new())?;
+        let given: serde_json::Value = serde_json::from_str(text)?;
+        match (merged.as_object_mut(), given) {
+            (Some(fields), serde_json::Value::Object(given)) => fields.extend(given),
+            // Not an object: let serde say what it is instead.
+            (_, other) => return serde_json::from_value(other),
+        }
+        serde_json::from_value(merged)
+    }
+
     /// The learning rate of `epoch` (0-based) under the step schedule.
     pub fn learning_rate_at(&self, epoch: usize) -> f64 {
         let steps = self.lr_steps.iter().filter(|&&s| s <= epoch).count();

@@ -1,5 +1,10 @@
-//! Training data: a folder per identity, every photo aligned once (through the aligned-face
-//! cache) and held in memory as a 112x112 crop, split into training and held-out identities.
+//! Training data: one or more roots with a folder per identity, every photo aligned once (through
+//! the aligned-face cache) and held in memory as a 112x112 crop, split into training and held-out
+//! identities.
+//!
+//! Roots share one identity namespace (folders of the same name are one person, as CelebA's ids
+//! are across its extracts), and a photo file name seen in an earlier root is a duplicate and
+//! dropped (CelebA names every photo uniquely; its extracts overlap).
 
 use std::path::{Path, PathBuf};
 
@@ -45,8 +50,40 @@ pub struct FaceSet {
 /// Photos that could not be used, for the run's report.
 #[derive(Debug, Clone, Default)]
 pub struct DropReport {
+    /// Photos listed, duplicates included.
     pub photos: usize,
+    /// Photos whose file name an earlier photo (in root order) already had.
+    pub duplicates: Vec<PathBuf>,
     pub no_face: Vec<PathBuf>,
+}
+
+/// One photo to align: its identity, its file, and its key (the path under its root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedPhoto {
+    pub identity: String,
+    pub path: PathBuf,
+    pub key: String,
+}
+
+/// Every photo under each of `roots` (see [`list_photos`]), grouped by identity (identities
+/// sorted, each one's photos in root order, then sorted), without duplicate file names: the first
+/// photo of a name is kept. Returns the photos and the dropped duplicates.
+pub fn list_photo_sets(roots: &[PathBuf]) -> Result<(Vec<ListedPhoto>, Vec<PathBuf>), DataError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut by_identity: std::collections::BTreeMap<String, Vec<ListedPhoto>> = Default::default();
+    let mut duplicates = Vec::new();
+    for root in roots {
+        for (identity, path) in list_photos(root)? {
+            let name = path.file_name().unwrap_or_default().to_os_string();
+            if !seen.insert(name) {
+                duplicates.push(path);
+                continue;
+            }
+            let key = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            by_identity.entry(identity.clone()).or_default().push(ListedPhoto { identity, path, key });
+        }
+    }
+    Ok((by_identity.into_values().flatten().collect(), duplicates))
 }
 
 /// Every photo under `root/<identity>/`, sorted, with its identity name.
@@ -82,29 +119,29 @@ pub fn list_photos(root: &Path) -> Result<Vec<(String, PathBuf)>, DataError> {
     Ok(photos)
 }
 
-/// Aligns every photo under `root` (through `cache`), calling `progress` after each.
+/// Aligns every photo under `roots` (through `cache`; see [`list_photo_sets`]), calling
+/// `progress` after each.
 pub fn load_face_set(
-    root: &Path,
+    roots: &[PathBuf],
     finder: &FaceFinder,
     cache: &AlignedCache,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<(FaceSet, DropReport), DataError> {
-    let photos = list_photos(root)?;
+    let (photos, duplicates) = list_photo_sets(roots)?;
     let mut set = FaceSet::default();
-    let mut report = DropReport { photos: photos.len(), ..Default::default() };
+    let mut report = DropReport { photos: photos.len() + duplicates.len(), duplicates, ..Default::default() };
     let mut done = 0;
     for round in photos.chunks(PHOTOS_PER_ROUND) {
-        let found: Vec<_> = round.par_iter().map(|(_, path)| cache.get_or_align(path, finder)).collect();
-        for ((identity, path), face) in round.iter().zip(found) {
+        let found: Vec<_> = round.par_iter().map(|photo| cache.get_or_align(&photo.path, finder)).collect();
+        for (photo, face) in round.iter().zip(found) {
             match face? {
                 CachedFace::Aligned(face) => {
-                    if set.identities.last() != Some(identity) {
-                        set.identities.push(identity.clone());
+                    if set.identities.last() != Some(&photo.identity) {
+                        set.identities.push(photo.identity.clone());
                     }
-                    let key = path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/");
-                    set.samples.push(Sample { face, identity: set.identities.len() - 1, key });
+                    set.samples.push(Sample { face, identity: set.identities.len() - 1, key: photo.key.clone() });
                 }
-                CachedFace::NoFace => report.no_face.push(path.clone()),
+                CachedFace::NoFace => report.no_face.push(photo.path.clone()),
             }
             done += 1;
             progress(done, photos.len());

@@ -24,6 +24,13 @@ impl CosFaceHead {
         Self { centres: Param::from_tensor(centres) }
     }
 
+    /// Centres at the given (normalised) vectors, one per class.
+    pub fn from_centres(centres: &[Vec<f32>], device: &Device) -> Self {
+        let dim = centres.first().map_or(0, Vec::len);
+        let data = TensorData::new(centres.concat(), [centres.len(), dim]);
+        Self { centres: Param::from_tensor(Tensor::from_data(data, device)) }
+    }
+
     /// Mean CosFace loss.
     ///
     /// # Shapes

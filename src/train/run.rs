@@ -25,9 +25,14 @@ use serde::{Deserialize, Serialize};
 use super::config::{EmbeddingLoss, OptimizerKind, TrainConfig, Trainable};
 use super::data::FaceSet;
 use super::losses::{CosFaceHead, cross_entropy, distill};
-use super::validation::{ValidationScore, validate};
+use super::prefix::FrozenPrefix;
+use super::validation::{ValidationError, ValidationScore, validate};
 use crate::checkpoint::{CheckpointError, record};
+use crate::face::Embedder;
 use crate::face::cache::write_atomically;
+use crate::face::embedder::EmbedderError;
+use crate::face::from_model::{FaceModel, Network};
+use crate::model::cpu_layers::CpuNetError;
 use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig};
 use crate::model::mobilefacenet::{MOBILEFACENET_EMBEDDING, MobileFaceNet, normalize_mobilefacenet};
 use crate::occlusion::{OccluderLibrary, RandomOcclusion};
@@ -44,6 +49,12 @@ pub enum TrainError {
     Checkpoint(#[from] CheckpointError),
     #[error("training data: {0}")]
     Data(String),
+    #[error("the pretrained backbone's CPU inference path: {0}")]
+    CpuPath(#[from] CpuNetError),
+    #[error("embedding the training faces with the pretrained backbone: {0}")]
+    Teacher(#[from] EmbedderError),
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
 }
 
 /// What the network being trained holds: the FROM model and, for CosFace, the class centres.
@@ -73,8 +84,12 @@ pub struct EpochMetrics {
     pub pattern_loss: f64,
     /// Pattern accuracy on the training batches (occluded and clean).
     pub pattern_accuracy: f64,
+    /// Held-out identities, second face under Occ-LFW-2.0: FROM (masked), the same network with
+    /// its mask off, and the pretrained backbone.
     pub val_from_accuracy: f64,
-    pub val_baseline_accuracy: f64,
+    pub val_mask_off_accuracy: f64,
+    pub val_pretrained_accuracy: f64,
+    /// Held-out identities under the training protocol.
     pub val_pattern_accuracy: f64,
     pub val_mask_mean: f64,
     pub seconds: f64,
@@ -119,24 +134,29 @@ pub fn faces_to_tensor(faces: &[&RgbImage], device: &Device) -> Tensor<4> {
     normalize_mobilefacenet(input)
 }
 
-/// The distillation teacher's embeddings of every training face, unflipped and flipped.
-fn teacher_embeddings(backbone: &MobileFaceNet, set: &FaceSet, batch: usize, device: &Device) -> Vec<[Vec<f32>; 2]> {
-    let teacher = backbone.valid();
-    let mut out = Vec::with_capacity(set.samples.len());
-    for chunk in set.samples.chunks(batch) {
-        let plain: Vec<&RgbImage> = chunk.iter().map(|s| &s.face).collect();
-        let flipped: Vec<RgbImage> = chunk.iter().map(|s| image::imageops::flip_horizontal(&s.face)).collect();
-        let rows = |faces: Vec<&RgbImage>| -> Vec<Vec<f32>> {
-            let embedding = teacher.forward(faces_to_tensor(&faces, device));
-            let dim = embedding.dims()[1];
-            let values: Vec<f32> = embedding.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
-            values.chunks(dim).map(<[f32]>::to_vec).collect()
-        };
-        let a = rows(plain);
-        let b = rows(flipped.iter().collect());
-        out.extend(a.into_iter().zip(b).map(|(a, b)| [a, b]));
+/// The pretrained backbone's (L2-normalised) embeddings of every training face, unflipped, and
+/// flipped when `flipped` asks for them (the distillation targets of mirrored faces).
+fn teacher_embeddings(teacher: &Embedder, set: &FaceSet, flipped: bool) -> Result<Vec<[Vec<f32>; 2]>, TrainError> {
+    let plain: Vec<&RgbImage> = set.samples.iter().map(|s| &s.face).collect();
+    let plain = teacher.embed(&plain)?;
+    let mirrored = if flipped {
+        let faces: Vec<RgbImage> = set.samples.iter().map(|s| image::imageops::flip_horizontal(&s.face)).collect();
+        teacher.embed(&faces.iter().collect::<Vec<_>>())?
+    } else {
+        vec![Vec::new(); plain.len()]
+    };
+    Ok(plain.into_iter().zip(mirrored).map(|(a, b)| [a, b]).collect())
+}
+
+/// Each identity's mean teacher embedding, normalised: CosFace's class centres start where the
+/// pretrained backbone already puts each person, so the first steps' gradients refine the
+/// backbone instead of tearing it towards random centres.
+fn identity_centres(set: &FaceSet, teacher: &[[Vec<f32>; 2]]) -> Vec<Vec<f32>> {
+    let mut centres = vec![vec![0f32; MOBILEFACENET_EMBEDDING]; set.identities.len()];
+    for (sample, [embedding, _]) in set.samples.iter().zip(teacher) {
+        centres[sample.identity].iter_mut().zip(embedding).for_each(|(c, e)| *c += e);
     }
-    out
+    centres.into_iter().map(crate::model::mobilefacenet::l2_normalize_vec).collect()
 }
 
 fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
@@ -187,18 +207,32 @@ pub fn train(
     let (net_path, optim_path) = (run_dir.join("state").join("net.bpk"), run_dir.join("state").join("optimizer.bpk"));
 
     let model_config = model_config(config);
+    let inner = device.clone().without_autodiff();
+    let teacher = Embedder::new(inputs.backbone.clone(), &inner)?;
     let cosface = matches!(config.loss, EmbeddingLoss::Cosface | EmbeddingLoss::Both);
+    let distilling = config.loss != EmbeddingLoss::Cosface;
+    let teacher_rows = if distilling || (cosface && config.cosface_centres_from_backbone) {
+        teacher_embeddings(&teacher, inputs.train, distilling)?
+    } else {
+        Vec::new()
+    };
     let mut net = TrainNet {
         // The backbone arrives on the plain CPU device; without forking it onto the autodiff one,
         // its weights would stay out of the graph and `--trainable all` would train only the heads.
         from: model_config.init_with(inputs.backbone.clone().train().fork(&device), &device),
-        cosface: cosface.then(|| CosFaceHead::new(inputs.train.identities.len(), MOBILEFACENET_EMBEDDING, &device)),
+        cosface: cosface.then(|| {
+            if config.cosface_centres_from_backbone {
+                CosFaceHead::from_centres(&identity_centres(inputs.train, &teacher_rows), &device)
+            } else {
+                CosFaceHead::new(inputs.train.identities.len(), MOBILEFACENET_EMBEDDING, &device)
+            }
+        }),
     };
     let mut optim = optimizer(config);
     let mut first_epoch = 0;
     if resume && progress_path.exists() {
         let saved = std::fs::read_to_string(&config_path).map_err(|e| run_error(&config_path, e))?;
-        let saved: TrainConfig = serde_json::from_str(&saved).map_err(|e| run_error(&config_path, e))?;
+        let saved = TrainConfig::from_json(&saved).map_err(|e| run_error(&config_path, e))?;
         // Only the number of epochs may change: a run can be extended.
         let comparable = |c: &TrainConfig| serde_json::to_string(&TrainConfig { epochs: 0, ..c.clone() }).unwrap_or_default();
         if comparable(&saved) != comparable(config) {
@@ -217,15 +251,21 @@ pub fn train(
         write_atomically(&config_path, config_json.as_bytes()).map_err(|e| run_error(&config_path, e))?;
         let _ = std::fs::remove_file(run_dir.join("metrics.csv"));
     }
-    if config.trainable == Trainable::Heads {
-        net.from.backbone = net.from.backbone.freeze();
-    }
-
-    let teacher = match config.loss {
-        EmbeddingLoss::Cosface => Vec::new(),
-        _ => teacher_embeddings(&inputs.backbone, inputs.train, config.batch_size, &device.clone().without_autodiff()),
+    let prefix = match config.trainable {
+        Trainable::Heads => {
+            net.from.backbone = net.from.backbone.freeze();
+            FrozenPrefix::None
+        }
+        Trainable::AfterC3 => {
+            let backbone = &mut net.from.backbone;
+            backbone.stem = std::mem::take(&mut backbone.stem).freeze();
+            backbone.stages[0] = std::mem::take(&mut backbone.stages[0]).freeze();
+            FrozenPrefix::c3(&inputs.backbone, &inner)?
+        }
+        Trainable::All => FrozenPrefix::None,
     };
-    let protocol = RandomOcclusion::new(inputs.occluders);
+    let teacher_rows = if distilling { teacher_rows } else { Vec::new() };
+    let protocol = RandomOcclusion::with_styles(inputs.occluders, config.occlusion_styles.clone());
     let steps = inputs.train.samples.len() / config.batch_size;
 
     for epoch in first_epoch..config.epochs {
@@ -247,16 +287,15 @@ pub fn train(
                 let occlusion = protocol.apply(&mut face, &mut rng);
                 labels.push(occlusion.label);
                 identities.push(sample.identity);
-                if let Some(pair) = teacher.get(index) {
+                if let Some(pair) = teacher_rows.get(index) {
                     targets.extend_from_slice(&pair[usize::from(occlusion.flipped)]);
                 }
                 faces.push(face);
             }
-            let input = faces_to_tensor(&faces.iter().collect::<Vec<_>>(), &device);
-            let output = net.from.forward(input);
+            let output = prefix.forward(&net.from, &faces.iter().collect::<Vec<_>>(), &device);
             let pattern_loss = cross_entropy(output.pattern_logits.clone(), &labels);
             let mut embedding_loss = Tensor::<1>::zeros([1], &device);
-            if !teacher.is_empty() {
+            if !teacher_rows.is_empty() {
                 let dim = targets.len() / batch.len();
                 let target = Tensor::<2>::from_data(TensorData::new(targets, [batch.len(), dim]), &device);
                 embedding_loss = embedding_loss + distill(output.masked_embedding.clone(), target).mul_scalar(config.distill_weight);
@@ -281,8 +320,10 @@ pub fn train(
             on_event(TrainEvent::Step(StepReport { epoch, step: step + 1, steps, loss: loss_value, faces_per_second }));
         }
 
-        let ValidationScore { from_accuracy, baseline_accuracy, pattern_accuracy, mask_mean } =
-            validate(&net.from.valid(), inputs.validation, inputs.occluders, config.batch_size);
+        let trained = Network::FromMobileFaceNet { net: net.from.valid(), config: model_config.clone() };
+        let trained = FaceModel::new(trained, &inner, run_dir);
+        let ValidationScore { from_accuracy, mask_off_accuracy, pretrained_accuracy, pattern_accuracy, mask_mean } =
+            validate(&trained, &teacher, inputs.validation, inputs.occluders, &config.occlusion_styles)?;
         let metrics = EpochMetrics {
             epoch: epoch + 1,
             learning_rate,
@@ -291,7 +332,8 @@ pub fn train(
             pattern_loss: sums[2] / steps as f64,
             pattern_accuracy: sums[3] / steps as f64,
             val_from_accuracy: from_accuracy,
-            val_baseline_accuracy: baseline_accuracy,
+            val_mask_off_accuracy: mask_off_accuracy,
+            val_pretrained_accuracy: pretrained_accuracy,
             val_pattern_accuracy: pattern_accuracy,
             val_mask_mean: mask_mean,
             seconds: started.elapsed().as_secs_f64(),

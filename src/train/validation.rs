@@ -1,31 +1,44 @@
-//! The per-epoch validation score: verification accuracy on held-out identities, the first face
-//! of each pair clean and the second occluded by the Occ-LFW-2.0 protocol, for the masked (FROM)
-//! and unmasked (baseline) embeddings of the same network.
+//! The per-epoch validation score on held-out identities: verification accuracy with the first
+//! face of each pair clean and the second occluded by Occ-LFW-2.0, for the masked (FROM) and
+//! unmasked paths of the network being trained and for the pretrained backbone it started from;
+//! and the pattern accuracy under the training protocol itself (its occlusion styles, a third of
+//! the faces clean, random flips), each face's draw seeded by its key.
 
-use burn::module::Module;
 use image::RgbImage;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::data::FaceSet;
-use super::losses::cosine_rows;
-use super::run::faces_to_tensor;
 use crate::eval::verification::best_threshold;
-use crate::model::from_mobilefacenet::FromMobileFaceNet;
-use crate::occlusion::{OccLfw20, OccluderLibrary};
+use crate::face::Embedder;
+use crate::face::embedder::{EmbedderError, cosine};
+use crate::face::from_model::{FaceModel, ModelError};
+use crate::occlusion::{OccLfw20, OccluderLibrary, OcclusionStyle, RandomOcclusion, fnv1a64};
 
-/// Fixed, so every epoch (and every run) scores the same pairs.
+/// Fixed, so every epoch (and every run) scores the same pairs and occlusions.
 const PAIR_SEED: u64 = 7;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ValidationScore {
+    /// The masked embedding (FROM).
     pub from_accuracy: f64,
-    pub baseline_accuracy: f64,
-    /// Pattern prediction accuracy on the occluded faces.
+    /// The same network's unmasked embedding (FROM, mask off).
+    pub mask_off_accuracy: f64,
+    /// The pretrained backbone, the baseline FROM must beat.
+    pub pretrained_accuracy: f64,
+    /// Pattern prediction accuracy under the training protocol (clean faces count, label 0).
     pub pattern_accuracy: f64,
-    /// Mean mask value over the occluded faces: near 0 or 1 everywhere means the mask decoder
-    /// has saturated and masks nothing selectively.
+    /// Mean mask value over those faces: near 0 or 1 everywhere means the mask decoder has
+    /// saturated and masks nothing selectively.
     pub mask_mean: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ValidationError {
+    #[error("validating the model: {0}")]
+    Model(#[from] ModelError),
+    #[error("validating against the pretrained backbone: {0}")]
+    Pretrained(#[from] EmbedderError),
 }
 
 /// Index pairs (a, b, same): each face with one other face of its identity (when it has one)
@@ -56,57 +69,67 @@ pub fn validation_pairs(set: &FaceSet) -> Vec<(usize, usize, bool)> {
     pairs
 }
 
-/// Scores `net` (in validation mode) on `set`; zeros when the set has no pairs.
-pub fn validate(net: &FromMobileFaceNet, set: &FaceSet, occluders: &OccluderLibrary, batch: usize) -> ValidationScore {
+/// Scores `model` (the network being trained, in validation mode) and `pretrained` on `set`;
+/// zeros when the set has no pairs.
+pub fn validate(
+    model: &FaceModel,
+    pretrained: &Embedder,
+    set: &FaceSet,
+    occluders: &OccluderLibrary,
+    styles: &[OcclusionStyle],
+) -> Result<ValidationScore, ValidationError> {
     let pairs = validation_pairs(set);
     if pairs.is_empty() {
-        return ValidationScore::default();
+        return Ok(ValidationScore::default());
     }
-    let device = net.devices().first().cloned().unwrap_or_default();
-    let protocol = OccLfw20::new(occluders);
+    let occ_lfw = OccLfw20::new(occluders);
+    let training = RandomOcclusion::with_styles(occluders, styles.to_vec());
+    let clean: Vec<&RgbImage> = set.samples.iter().map(|s| &s.face).collect();
     let mut occluded = Vec::with_capacity(set.samples.len());
+    let mut protocol_faces = Vec::with_capacity(set.samples.len());
     let mut labels = Vec::with_capacity(set.samples.len());
     for sample in &set.samples {
         let mut face = sample.face.clone();
-        labels.push(protocol.occlude(&mut face, &sample.key).label);
+        occ_lfw.occlude(&mut face, &sample.key);
         occluded.push(face);
+        let mut face = sample.face.clone();
+        let bytes: Vec<u8> = PAIR_SEED.to_le_bytes().into_iter().chain(sample.key.bytes()).collect();
+        labels.push(training.apply(&mut face, &mut ChaCha8Rng::seed_from_u64(fnv1a64(&bytes))).label);
+        protocol_faces.push(face);
     }
-    let clean: Vec<&RgbImage> = set.samples.iter().map(|s| &s.face).collect();
     let occluded: Vec<&RgbImage> = occluded.iter().collect();
-    let mut mask_sum = 0f64;
-    let mut rows = |faces: &[&RgbImage], labels: Option<&[usize]>, right: &mut usize| {
-        let mut masked = Vec::new();
-        let mut unmasked = Vec::new();
-        for (c, chunk) in faces.chunks(batch).enumerate() {
-            let out = net.forward(faces_to_tensor(chunk, &device));
-            if let Some(labels) = labels {
-                mask_sum += f64::from(out.mask.clone().mean().into_scalar::<f32>()) * chunk.len() as f64;
-                let predicted = out.pattern_logits.argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default();
-                *right += predicted.iter().enumerate().filter(|&(i, &p)| p as usize == labels[c * batch + i]).count();
-            }
-            masked.push(out.masked_embedding);
-            unmasked.push(out.unmasked_embedding);
-        }
-        (burn::tensor::Tensor::cat(masked, 0), burn::tensor::Tensor::cat(unmasked, 0))
-    };
-    let mut right = 0;
-    let (clean_masked, clean_unmasked) = rows(&clean, None, &mut right);
-    let (occ_masked, occ_unmasked) = rows(&occluded, Some(&labels), &mut right);
-    let ids = |pick: fn(&(usize, usize, bool)) -> usize| {
-        let values: Vec<i64> = pairs.iter().map(|p| pick(p) as i64).collect();
-        burn::tensor::Tensor::<1, burn::tensor::Int>::from_data(burn::tensor::TensorData::new(values, [pairs.len()]), &device)
-    };
-    let (a, b) = (ids(|p| p.0), ids(|p| p.1));
+
     let same: Vec<bool> = pairs.iter().map(|p| p.2).collect();
-    let score = |clean: burn::tensor::Tensor<2>, occ: burn::tensor::Tensor<2>| {
-        let scores = cosine_rows(clean.select(0, a.clone()), occ.select(0, b.clone()));
-        let scores: Vec<f32> = scores.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+    let accuracy = |first: &[Vec<f32>], second: &[Vec<f32>]| {
+        let scores: Vec<f32> = pairs.iter().map(|&(a, b, _)| cosine(&first[a], &second[b])).collect();
         best_threshold(&scores, &same).1
     };
-    ValidationScore {
-        from_accuracy: score(clean_masked, occ_masked),
-        baseline_accuracy: score(clean_unmasked, occ_unmasked),
-        pattern_accuracy: right as f64 / set.samples.len() as f64,
-        mask_mean: mask_sum / set.samples.len() as f64,
+    let (clean_masked, clean_unmasked): (Vec<_>, Vec<_>) = model.embed(&clean)?.into_iter().unzip();
+    let (occ_masked, occ_unmasked): (Vec<_>, Vec<_>) = model.embed(&occluded)?.into_iter().unzip();
+    let pretrained_clean = pretrained.embed(&clean)?;
+    let pretrained_occ = pretrained.embed(&occluded)?;
+
+    let analysed = model.analyze(&protocol_faces.iter().collect::<Vec<_>>())?;
+    let mut right = 0;
+    let mut mask_sum = 0f64;
+    for (outputs, &label) in analysed.iter().zip(&labels) {
+        let predicted = outputs
+            .pattern_probabilities
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i);
+        right += usize::from(predicted == Some(label));
+        if let Some(mask) = &outputs.mask {
+            mask_sum += mask.values.iter().map(|&v| f64::from(v)).sum::<f64>() / mask.values.len().max(1) as f64;
+        }
     }
+    let faces = set.samples.len() as f64;
+    Ok(ValidationScore {
+        from_accuracy: accuracy(&clean_masked, &occ_masked),
+        mask_off_accuracy: accuracy(&clean_unmasked, &occ_unmasked),
+        pretrained_accuracy: accuracy(&pretrained_clean, &pretrained_occ),
+        pattern_accuracy: right as f64 / faces,
+        mask_mean: mask_sum / faces,
+    })
 }
