@@ -116,3 +116,21 @@ fn eval_pairs_scores_a_small_pairs_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("pairs.txt:2"), "{err}");
 }
+
+/// `bench train` runs `maskscope train`'s own step for every trainable setting and prints a
+/// faces/s figure for each (the figures themselves are for a person to read, not asserted).
+#[test]
+fn bench_train_times_each_trainable_setting() {
+    let out = maskscope().args(["--device", "cpu", "bench", "train", "--batch", "1,4", "--runs", "1"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = text.lines().filter(|l| l.trim_end().ends_with(|c: char| c.is_ascii_digit()) && l.contains("ms")).collect();
+    assert_eq!(rows.len(), 3, "batch 1 is skipped (batch norm needs two faces), batch 4 timed three ways:\n{text}");
+    for (row, name) in rows.iter().zip(["heads", "after-c3", "all"]) {
+        let fields: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!((fields[0], fields[1]), (name, "4"), "{row}");
+        let faces_per_second: f64 = fields[5].parse().unwrap();
+        assert!(faces_per_second > 0.0, "{row}");
+    }
+    assert!(text.contains("load"), "the load is printed beside the figures:\n{text}");
+}

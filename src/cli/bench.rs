@@ -24,6 +24,9 @@ pub enum BenchTarget {
     /// The workbench's live path on the CPU backend: one edit to the updated heatmap, pattern
     /// list and similarities (median over `--runs` edits).
     Gui,
+    /// `maskscope train`'s optimiser step at each `--batch` of 2 or more (default 64), for the
+    /// heads, after-c3 and all trainable settings: faces per second.
+    Train,
 }
 
 #[derive(Debug, Args)]
@@ -73,7 +76,7 @@ fn time_runs(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::
     Ok((median(samples), min, max))
 }
 
-fn ms(d: Duration) -> f64 {
+pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
@@ -112,6 +115,7 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     match args.target {
         BenchTarget::Faces => return bench_faces(cli, args),
         BenchTarget::Sweep => return super::bench_sweep::run(cli, args),
+        BenchTarget::Train => return super::bench_train::run(cli, args),
         BenchTarget::Gui => {
             // The live path is specified on the CPU backend; `--device gpu` times the GPU instead.
             let device = match cli.device {

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_sweep;
+mod bench_train;
 mod convert;
 mod eval;
 mod eval_pairs;

@@ -7,6 +7,7 @@ pub mod data;
 pub mod losses;
 pub mod prefix;
 pub mod run;
+pub mod step;
 pub mod validation;
 
 pub use config::TrainConfig;

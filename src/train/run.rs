@@ -14,7 +14,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 use rand::SeedableRng;
@@ -22,10 +22,11 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::config::{EmbeddingLoss, OptimizerKind, TrainConfig, Trainable};
+use super::config::{EmbeddingLoss, OptimizerKind, TrainConfig};
 use super::data::FaceSet;
-use super::losses::{CosFaceHead, cross_entropy, distill};
-use super::prefix::FrozenPrefix;
+use super::losses::CosFaceHead;
+pub use super::step::TrainNet;
+use super::step::{StepBatch, freeze, step};
 use super::validation::{ValidationError, ValidationScore, validate};
 use crate::checkpoint::{CheckpointError, record};
 use crate::face::Embedder;
@@ -55,13 +56,6 @@ pub enum TrainError {
     Teacher(#[from] EmbedderError),
     #[error(transparent)]
     Validation(#[from] ValidationError),
-}
-
-/// What the network being trained holds: the FROM model and, for CosFace, the class centres.
-#[derive(Module, Debug)]
-pub struct TrainNet {
-    pub from: FromMobileFaceNet,
-    pub cosface: Option<CosFaceHead>,
 }
 
 /// Per-step figures, for a progress display.
@@ -159,7 +153,7 @@ fn identity_centres(set: &FaceSet, teacher: &[[Vec<f32>; 2]]) -> Vec<Vec<f32>> {
     centres.into_iter().map(crate::model::mobilefacenet::l2_normalize_vec).collect()
 }
 
-fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
+pub fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
     let decay = Some(WeightDecayConfig::new(config.weight_decay as f32));
     match config.optimizer {
         OptimizerKind::Sgd => SgdConfig::new()
@@ -251,19 +245,7 @@ pub fn train(
         write_atomically(&config_path, config_json.as_bytes()).map_err(|e| run_error(&config_path, e))?;
         let _ = std::fs::remove_file(run_dir.join("metrics.csv"));
     }
-    let prefix = match config.trainable {
-        Trainable::Heads => {
-            net.from.backbone = net.from.backbone.freeze();
-            FrozenPrefix::None
-        }
-        Trainable::AfterC3 => {
-            let backbone = &mut net.from.backbone;
-            backbone.stem = std::mem::take(&mut backbone.stem).freeze();
-            backbone.stages[0] = std::mem::take(&mut backbone.stages[0]).freeze();
-            FrozenPrefix::c3(&inputs.backbone, &inner)?
-        }
-        Trainable::All => FrozenPrefix::None,
-    };
+    let prefix = freeze(config.trainable, &mut net.from, &inputs.backbone, &inner)?;
     let teacher_rows = if distilling { teacher_rows } else { Vec::new() };
     let protocol = RandomOcclusion::with_styles(inputs.occluders, config.occlusion_styles.clone());
     let steps = inputs.train.samples.len() / config.batch_size;
@@ -276,48 +258,27 @@ pub fn train(
         let mut order: Vec<usize> = (0..inputs.train.samples.len()).collect();
         order.shuffle(&mut rng);
         let mut sums = [0f64; 4];
-        for (step, batch) in order.chunks_exact(config.batch_size).enumerate() {
-            let mut faces = Vec::with_capacity(batch.len());
-            let mut labels = Vec::with_capacity(batch.len());
-            let mut identities = Vec::with_capacity(batch.len());
-            let mut targets = Vec::new();
-            for &index in batch {
-                let sample = &inputs.train.samples[index];
+        for (index, chunk) in order.chunks_exact(config.batch_size).enumerate() {
+            let mut batch = StepBatch::default();
+            for &i in chunk {
+                let sample = &inputs.train.samples[i];
                 let mut face = sample.face.clone();
                 let occlusion = protocol.apply(&mut face, &mut rng);
-                labels.push(occlusion.label);
-                identities.push(sample.identity);
-                if let Some(pair) = teacher_rows.get(index) {
-                    targets.extend_from_slice(&pair[usize::from(occlusion.flipped)]);
+                batch.labels.push(occlusion.label);
+                batch.identities.push(sample.identity);
+                if let Some(pair) = teacher_rows.get(i) {
+                    batch.targets.extend_from_slice(&pair[usize::from(occlusion.flipped)]);
                 }
-                faces.push(face);
+                batch.faces.push(face);
             }
-            let output = prefix.forward(&net.from, &faces.iter().collect::<Vec<_>>(), &device);
-            let pattern_loss = cross_entropy(output.pattern_logits.clone(), &labels);
-            let mut embedding_loss = Tensor::<1>::zeros([1], &device);
-            if !teacher_rows.is_empty() {
-                let dim = targets.len() / batch.len();
-                let target = Tensor::<2>::from_data(TensorData::new(targets, [batch.len(), dim]), &device);
-                embedding_loss = embedding_loss + distill(output.masked_embedding.clone(), target).mul_scalar(config.distill_weight);
-            }
-            if let Some(head) = &net.cosface {
-                embedding_loss = embedding_loss
-                    + head.loss(output.masked_embedding.clone(), &identities, config.cosface_scale, config.cosface_margin);
-            }
-            let loss = embedding_loss.clone() + pattern_loss.clone().mul_scalar(config.pattern_weight);
-            let predicted = output.pattern_logits.argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default();
-            let right = predicted.iter().zip(&labels).filter(|&(&p, &l)| p as usize == l).count();
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            net = optim.step(learning_rate, net, grads);
-
-            let scalar = |t: Tensor<1>| t.into_scalar::<f32>();
-            let loss_value = scalar(loss);
-            sums[0] += f64::from(loss_value);
-            sums[1] += f64::from(scalar(embedding_loss));
-            sums[2] += f64::from(scalar(pattern_loss));
-            sums[3] += right as f64 / batch.len() as f64;
-            let faces_per_second = ((step + 1) * config.batch_size) as f64 / started.elapsed().as_secs_f64();
-            on_event(TrainEvent::Step(StepReport { epoch, step: step + 1, steps, loss: loss_value, faces_per_second }));
+            let (trained, losses) = step(config, &prefix, net, &mut optim, &batch, learning_rate, &device);
+            net = trained;
+            sums[0] += f64::from(losses.loss);
+            sums[1] += f64::from(losses.embedding);
+            sums[2] += f64::from(losses.pattern);
+            sums[3] += losses.right as f64 / chunk.len() as f64;
+            let faces_per_second = ((index + 1) * config.batch_size) as f64 / started.elapsed().as_secs_f64();
+            on_event(TrainEvent::Step(StepReport { epoch, step: index + 1, steps, loss: losses.loss, faces_per_second }));
         }
 
         let trained = Network::FromMobileFaceNet { net: net.from.valid(), config: model_config.clone() };
