@@ -22,6 +22,7 @@ use rayon::prelude::*;
 
 use super::ScoresError;
 use super::folds::{fold_order, fold_scheme};
+use super::mask_contrast::{ContrastSums, MaskContrast, cell_coverage};
 use super::conditions::{Condition, ConditionError, Occluders, RegionFill, SQUARE_SEED, SquareFillKind, face_area_fraction, region_occluder};
 use super::pairs::PairsFile;
 use super::results::{
@@ -32,13 +33,12 @@ use super::verification::verification_report;
 use crate::align::FaceTemplate;
 use crate::face::cache::{CacheError, file_sha256};
 use crate::face::embedding_cache::{EmbeddingCache, EmbeddingPair};
-use crate::eval::mask_contrast::{ContrastSums, MaskContrast, cell_coverage};
 use crate::face::from_model::{FaceModel, MODEL_BATCH, ModelError, Network};
-use crate::patterns::BinaryMask;
 use crate::face::{FaceError, FaceFinder, FacePick};
 use crate::occlusion::{OCC_LFW20_SEED, OccluderLibrary, OcclusionError, PasteBackground, Region};
+use crate::patterns::BinaryMask;
 
-pub use score::{MISSING_FACE_SCORE, compared_paths, mask_off_label};
+pub use score::{MISSING_FACE_SCORE, compared_paths};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
