@@ -323,3 +323,29 @@ fn held_out_identities_are_disjoint_and_seeded() {
     let expected = (set.identities.len() as f64 * 0.25).round() as usize;
     assert_eq!(b1.identities.len(), expected);
 }
+
+/// `mask_start_logit` sets where the mask decoder starts (0.5 everywhere for logit 0) instead of
+/// the open 0.95, and training starts from there.
+#[test]
+fn the_mask_can_start_at_a_chosen_logit() {
+    let device = Device::flex();
+    let backbone = Embedder::load(&assets::mobilefacenet_record(), &device).unwrap().net;
+    let (train_set, validation) = fixture_faces().split_identities(0.25, 3);
+    let library = OccluderLibrary::bundled().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    let config = TrainConfig::new().with_mask_start_logit(0.0).with_epochs(1).with_batch_size(8);
+    let inputs =
+        TrainInputs { train: &train_set, validation: &validation, backbone, occluders: &library, device: device.clone().autodiff() };
+    let mut epochs = Vec::new();
+    train(&config, inputs, run.path(), false, &mut |e| {
+        if let TrainEvent::Epoch(m) = e {
+            epochs.push(m)
+        }
+    })
+    .unwrap();
+    let (net, _) = record::load_from_mobilefacenet(&run.path().join("model.bpk"), &device).unwrap();
+    let bias = net.mask.conv2.bias.as_ref().unwrap().val().mean().into_scalar::<f32>();
+    assert!(bias.abs() < 0.1, "the decoder's bias started at 0 and took a few small steps: {bias}");
+    // Held-out faces see a mask near 0.5, not the open 0.95.
+    assert!((epochs[0].val_mask_mean - 0.5).abs() < 0.1, "mask mean {}", epochs[0].val_mask_mean);
+}

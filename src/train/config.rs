@@ -95,6 +95,12 @@ pub struct TrainConfig {
     pub fpn_channels: usize,
     #[config(default = "crate::patterns::DEFAULT_GRID")]
     pub grid: usize,
+    /// The mask decoder's initial output logit everywhere (its last conv starts at zero weights
+    /// and this bias): 3.0 starts the mask open at 0.95, the pretrained embedder itself; 0.0
+    /// starts it at 0.5, where the sigmoid is steepest, so that the losses have to open the cells
+    /// that carry identity rather than find any reason to close one.
+    #[config(default = "crate::model::mask_decoder::OPEN_MASK_LOGIT")]
+    pub mask_start_logit: f64,
     /// How training occluders are put on, one drawn uniformly per occluded face: `alpha`,
     /// `pasted-grey`, `pasted-black`, `pasted-white`, `grey-box` (see `OcclusionStyle`).
     #[config(default = "vec![OcclusionStyle::Alpha]")]

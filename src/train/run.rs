@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
@@ -35,7 +35,8 @@ use crate::face::embedder::EmbedderError;
 use crate::face::from_model::{FaceModel, Network};
 use crate::model::cpu_layers::CpuNetError;
 use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig};
-use crate::model::mobilefacenet::{MOBILEFACENET_EMBEDDING, MobileFaceNet, normalize_mobilefacenet};
+use crate::model::mask_decoder::OPEN_MASK_LOGIT;
+use crate::model::mobilefacenet::{MOBILEFACENET_EMBEDDING, MOBILEFACENET_FEATURES, MobileFaceNet, normalize_mobilefacenet};
 use crate::occlusion::{OccluderLibrary, RandomOcclusion};
 
 const TRAIN_STATE: &str = "maskscope-train-state";
@@ -222,6 +223,10 @@ pub fn train(
             }
         }),
     };
+    if config.mask_start_logit != OPEN_MASK_LOGIT {
+        let bias = Tensor::<1>::full([MOBILEFACENET_FEATURES], config.mask_start_logit, &device);
+        net.from.mask.conv2.bias = Some(Param::from_tensor(bias));
+    }
     let mut optim = optimizer(config);
     let mut first_epoch = 0;
     if resume && progress_path.exists() {
