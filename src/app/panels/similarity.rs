@@ -135,25 +135,18 @@ fn bar(ui: &mut egui::Ui, label: &str, value: f32, threshold: f32, colour: Color
 fn history(ui: &mut egui::Ui, view: &mut View<'_>, threshold: f32) {
     let Some(focus) = view.state.focus_reference else { return };
     let name = view.state.face(focus).map_or_else(String::new, |f| f.name.clone());
-    let points = |pick: fn(&Similarity) -> f32| -> Vec<[f64; 2]> {
+    // A point per edit that has this reference's similarity on the picked path.
+    let points = |pick: fn(&Similarity) -> Option<f32>| -> Vec<[f64; 2]> {
         view.state
             .history
             .iter()
             .filter_map(|h| {
-                h.similarities.iter().find(|s| s.reference == focus).map(|s| [h.edit as f64, f64::from(pick(s))])
+                let s = h.similarities.iter().find(|s| s.reference == focus)?;
+                Some([h.edit as f64, f64::from(pick(s)?)])
             })
             .collect()
     };
-    let (from, mask_off) = (points(|s| s.from), points(|s| s.mask_off));
-    let baseline: Vec<[f64; 2]> = view
-        .state
-        .history
-        .iter()
-        .filter_map(|h| {
-            let s = h.similarities.iter().find(|s| s.reference == focus)?;
-            Some([h.edit as f64, f64::from(s.baseline?)])
-        })
-        .collect();
+    let (from, baseline, mask_off) = (points(|s| Some(s.from)), points(|s| s.baseline), points(|s| Some(s.mask_off)));
     ui.label(RichText::new(format!("Similarity to {name} over the edits")).small());
     Plot::new("similarity-history")
         .height(150.0)
