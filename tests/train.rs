@@ -349,3 +349,44 @@ fn the_mask_can_start_at_a_chosen_logit() {
     // Held-out faces see a mask near 0.5, not the open 0.95.
     assert!((epochs[0].val_mask_mean - 0.5).abs() < 0.1, "mask mean {}", epochs[0].val_mask_mean);
 }
+
+/// `pattern_template` starts the pattern predictor as a matched filter and keeps its batch norms
+/// on their starting statistics through training (identity: mean 0, variance 1), so the pattern
+/// loss reads the mask's amplitude; a default run updates those statistics.
+#[test]
+fn a_pattern_template_run_keeps_the_predictor_statistics_and_learns_from_the_filter() {
+    let device = Device::flex();
+    let backbone = Embedder::load(&assets::mobilefacenet_record(), &device).unwrap().net;
+    let (train_set, validation) = fixture_faces().split_identities(0.25, 3);
+    let library = OccluderLibrary::bundled().unwrap();
+    let running = |config: TrainConfig| {
+        let run = tempfile::tempdir().unwrap();
+        let inputs = TrainInputs {
+            train: &train_set,
+            validation: &validation,
+            backbone: backbone.clone(),
+            occluders: &library,
+            device: device.clone().autodiff(),
+        };
+        train(&config.with_epochs(1).with_batch_size(8), inputs, run.path(), false, &mut |_| {}).unwrap();
+        let (net, _) = record::load_from_mobilefacenet(&run.path().join("model.bpk"), &device).unwrap();
+        let stats = |bn: &burn::nn::BatchNorm| {
+            let mean = bn.running_mean.value().abs().max().into_scalar::<f32>();
+            let var = (bn.running_var.value() - 1.0).abs().max().into_scalar::<f32>();
+            mean.max(var)
+        };
+        let weight = net.regress.linear.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        (stats(&net.regress.bn_in), stats(&net.regress.bn_out), weight)
+    };
+    let (bn_in, bn_out, weight) = running(TrainConfig::new().with_pattern_template(Some(4.0)));
+    assert!(bn_in < 1e-6 && bn_out < 1e-6, "statistics moved: {bn_in} {bn_out}");
+    // Still the filter after a few steps: pattern 0 ("none") has no cells, and every other
+    // pattern's weights are non-positive on the mask (low mask = evidence for it), within the
+    // few Adam steps it took.
+    let patterns = 226;
+    let none_column = weight.iter().skip(0).step_by(patterns).map(|w| w.abs()).fold(0f32, f32::max);
+    let most_negative = weight.iter().copied().fold(0f32, f32::min);
+    assert!(most_negative < -0.01 && none_column < 0.01, "{most_negative} {none_column}");
+    let (bn_in, _, _) = running(TrainConfig::new());
+    assert!(bn_in > 1e-3, "the authors' predictor normalises with batch statistics: {bn_in}");
+}

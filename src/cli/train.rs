@@ -178,7 +178,7 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> anyhow::Result<()> {
         TrainEvent::Epoch(m) => {
             bar = None;
             eprintln!(
-                "epoch {}: lr {:.4} loss {:.4} (embedding {:.4}, pattern {:.4}, pattern acc {:.1}%) | validation: FROM {:.2}%, mask off {:.2}%, pretrained {:.2}%, pattern {:.1}%, mask mean {:.3} | {:.0} s",
+                "epoch {}: lr {:.4} loss {:.4} (embedding {:.4}, pattern {:.4}, pattern acc {:.1}%) | validation: FROM {:.2}%, mask off {:.2}%, pretrained {:.2}%, pattern {:.1}%, mask mean {:.3}, 1 - mask covered {:.3} / uncovered {:.3} | {:.0} s",
                 m.epoch,
                 m.learning_rate,
                 m.loss,
@@ -190,6 +190,8 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> anyhow::Result<()> {
                 100.0 * m.val_pretrained_accuracy,
                 100.0 * m.val_pattern_accuracy,
                 m.val_mask_mean,
+                m.val_mask_removed_covered,
+                m.val_mask_removed_uncovered,
                 m.seconds
             );
         }

@@ -105,6 +105,11 @@ pub struct TrainConfig {
     /// `pasted-grey`, `pasted-black`, `pasted-white`, `grey-box` (see `OcclusionStyle`).
     #[config(default = "vec![OcclusionStyle::Alpha]")]
     pub occlusion_styles: Vec<OcclusionStyle>,
+    /// Start the pattern predictor as a matched filter of each pattern's mask cells, `scale`
+    /// logits per cell, with its BNs on their stored statistics (see `train::pattern_template`);
+    /// `null` (the default) keeps the authors' random start and batch statistics.
+    #[config(default = "None")]
+    pub pattern_template: Option<f64>,
 }
 
 impl TrainConfig {
@@ -137,6 +142,11 @@ impl TrainConfig {
         }
         if !(0.0..0.9).contains(&self.validation_fraction) {
             return Err(format!("validation fraction must be in [0, 0.9), got {}", self.validation_fraction));
+        }
+        if let Some(scale) = self.pattern_template
+            && !(scale.is_finite() && scale > 0.0)
+        {
+            return Err(format!("pattern_template must be a positive number of logits per cell, got {scale}"));
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod data;
 pub mod losses;
+pub mod pattern_template;
 pub mod prefix;
 pub mod run;
 pub mod step;

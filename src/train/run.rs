@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{EmbeddingLoss, OptimizerKind, TrainConfig};
 use super::data::FaceSet;
 use super::losses::CosFaceHead;
+use super::pattern_template;
 pub use super::step::TrainNet;
 use super::step::{StepBatch, freeze, step};
 use super::validation::{ValidationError, ValidationScore, validate};
@@ -34,10 +35,13 @@ use crate::face::cache::write_atomically;
 use crate::face::embedder::EmbedderError;
 use crate::face::from_model::{FaceModel, Network};
 use crate::model::cpu_layers::CpuNetError;
-use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig};
+use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig, MOBILEFACENET_FEATURE_SIDE};
 use crate::model::mask_decoder::OPEN_MASK_LOGIT;
-use crate::model::mobilefacenet::{MOBILEFACENET_EMBEDDING, MOBILEFACENET_FEATURES, MobileFaceNet, normalize_mobilefacenet};
+use crate::model::mobilefacenet::{
+    MOBILEFACENET_EMBEDDING, MOBILEFACENET_FEATURES, MOBILEFACENET_INPUT, MobileFaceNet, normalize_mobilefacenet,
+};
 use crate::occlusion::{OccluderLibrary, RandomOcclusion};
+use crate::patterns::PatternSet;
 
 const TRAIN_STATE: &str = "maskscope-train-state";
 
@@ -87,6 +91,10 @@ pub struct EpochMetrics {
     /// Held-out identities under the training protocol.
     pub val_pattern_accuracy: f64,
     pub val_mask_mean: f64,
+    /// Mean `1 - mask` over the cells of the occluded held-out faces that the occlusion covers
+    /// at least half of, and over the cells it does not touch.
+    pub val_mask_removed_covered: f64,
+    pub val_mask_removed_uncovered: f64,
     pub seconds: f64,
 }
 
@@ -227,6 +235,13 @@ pub fn train(
         let bias = Tensor::<1>::full([MOBILEFACENET_FEATURES], config.mask_start_logit, &device);
         net.from.mask.conv2.bias = Some(Param::from_tensor(bias));
     }
+    let pattern_set = PatternSet::new(MOBILEFACENET_INPUT, MOBILEFACENET_INPUT, config.grid)
+        .map_err(|e| TrainError::Config(format!("grid: {e}")))?;
+    if let Some(scale) = config.pattern_template {
+        let mask_shape = [MOBILEFACENET_FEATURES, MOBILEFACENET_FEATURE_SIDE, MOBILEFACENET_FEATURE_SIDE];
+        pattern_template::apply(&mut net.from.regress, &pattern_set, mask_shape, scale as f32, &device)
+            .map_err(|e| TrainError::Config(format!("pattern_template: {e}")))?;
+    }
     let mut optim = optimizer(config);
     let mut first_epoch = 0;
     if resume && progress_path.exists() {
@@ -249,6 +264,9 @@ pub fn train(
     } else {
         write_atomically(&config_path, config_json.as_bytes()).map_err(|e| run_error(&config_path, e))?;
         let _ = std::fs::remove_file(run_dir.join("metrics.csv"));
+    }
+    if config.pattern_template.is_some() {
+        pattern_template::keep_statistics(&mut net.from.regress);
     }
     let prefix = freeze(config.trainable, &mut net.from, &inputs.backbone, &inner)?;
     let teacher_rows = if distilling { teacher_rows } else { Vec::new() };
@@ -288,7 +306,14 @@ pub fn train(
 
         let trained = Network::FromMobileFaceNet { net: net.from.valid(), config: model_config.clone() };
         let trained = FaceModel::new(trained, &inner, run_dir);
-        let ValidationScore { from_accuracy, mask_off_accuracy, pretrained_accuracy, pattern_accuracy, mask_mean } =
+        let ValidationScore {
+            from_accuracy,
+            mask_off_accuracy,
+            pretrained_accuracy,
+            pattern_accuracy,
+            mask_mean,
+            mask_contrast,
+        } =
             validate(&trained, &teacher, inputs.validation, inputs.occluders, &config.occlusion_styles)?;
         let metrics = EpochMetrics {
             epoch: epoch + 1,
@@ -302,6 +327,8 @@ pub fn train(
             val_pretrained_accuracy: pretrained_accuracy,
             val_pattern_accuracy: pattern_accuracy,
             val_mask_mean: mask_mean,
+            val_mask_removed_covered: mask_contrast.covered_removed,
+            val_mask_removed_uncovered: mask_contrast.uncovered_removed,
             seconds: started.elapsed().as_secs_f64(),
         };
         record::save_from_mobilefacenet(&net.from, &model_config, &run_dir.join(format!("epoch-{:02}.bpk", epoch + 1)))?;

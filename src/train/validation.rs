@@ -9,6 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::data::FaceSet;
+use crate::eval::mask_contrast::{ContrastSums, MaskContrast, cell_coverage};
 use crate::eval::verification::best_threshold;
 use crate::face::Embedder;
 use crate::face::embedder::{EmbedderError, cosine};
@@ -31,6 +32,8 @@ pub struct ValidationScore {
     /// Mean mask value over those faces: near 0 or 1 everywhere means the mask decoder has
     /// saturated and masks nothing selectively.
     pub mask_mean: f64,
+    /// Mask contrast over the occluded ones (as `maskscope eval` measures it).
+    pub mask_contrast: MaskContrast,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,14 +90,14 @@ pub fn validate(
     let clean: Vec<&RgbImage> = set.samples.iter().map(|s| &s.face).collect();
     let mut occluded = Vec::with_capacity(set.samples.len());
     let mut protocol_faces = Vec::with_capacity(set.samples.len());
-    let mut labels = Vec::with_capacity(set.samples.len());
+    let mut protocol_occlusions = Vec::with_capacity(set.samples.len());
     for sample in &set.samples {
         let mut face = sample.face.clone();
         occ_lfw.occlude(&mut face, &sample.key);
         occluded.push(face);
         let mut face = sample.face.clone();
         let bytes: Vec<u8> = PAIR_SEED.to_le_bytes().into_iter().chain(sample.key.bytes()).collect();
-        labels.push(training.apply(&mut face, &mut ChaCha8Rng::seed_from_u64(fnv1a64(&bytes))).label);
+        protocol_occlusions.push(training.apply(&mut face, &mut ChaCha8Rng::seed_from_u64(fnv1a64(&bytes))));
         protocol_faces.push(face);
     }
     let occluded: Vec<&RgbImage> = occluded.iter().collect();
@@ -112,7 +115,9 @@ pub fn validate(
     let analysed = model.analyze(&protocol_faces.iter().collect::<Vec<_>>())?;
     let mut right = 0;
     let mut mask_sum = 0f64;
-    for (outputs, &label) in analysed.iter().zip(&labels) {
+    let mut contrast = ContrastSums::default();
+    for (outputs, occlusion) in analysed.iter().zip(&protocol_occlusions) {
+        let label = occlusion.label;
         let predicted = outputs
             .pattern_probabilities
             .iter()
@@ -122,6 +127,9 @@ pub fn validate(
         right += usize::from(predicted == Some(label));
         if let Some(mask) = &outputs.mask {
             mask_sum += mask.values.iter().map(|&v| f64::from(v)).sum::<f64>() / mask.values.len().max(1) as f64;
+            if label != 0 {
+                contrast.add(&mask.channel_mean(), &cell_coverage(&occlusion.mask, mask.height, mask.width));
+            }
         }
     }
     let faces = set.samples.len() as f64;
@@ -131,5 +139,6 @@ pub fn validate(
         pretrained_accuracy: accuracy(&pretrained_clean, &pretrained_occ),
         pattern_accuracy: right as f64 / faces,
         mask_mean: mask_sum / faces,
+        mask_contrast: contrast.finish(),
     })
 }
