@@ -50,7 +50,16 @@ fn protocols_expand_groups_and_sort_in_report_order() {
     assert_eq!(all[20], Condition::Square(100));
     let mut everything = all.clone();
     everything.insert(11, Condition::OccLfw20Pasted);
+    everything.splice(10..10, Region::ALL.map(Condition::GreyRegion));
     assert_eq!(parse_protocol("all", &SQUARE_SIDES).unwrap(), everything);
+    // Grey boxes as their own conditions, after the regions in the sweep's fill.
+    let both = parse_protocol("grey-regions,regions", &SQUARE_SIDES).unwrap();
+    assert_eq!(both[..9], Region::ALL.map(Condition::Region));
+    assert_eq!(both[9..], Region::ALL.map(Condition::GreyRegion));
+    assert_eq!(Condition::GreyRegion(Region::UpperFace).name(), "grey-upper_face");
+    assert_eq!(Condition::GreyRegion(Region::UpperFace).label(), "grey: upper face");
+    assert_eq!("Grey-Upper-Face".parse::<Condition>().unwrap(), Condition::GreyRegion(Region::UpperFace));
+    assert!("grey-chin".parse::<Condition>().is_err());
     assert_eq!(parse_protocol("occ_lfw-2.0-Pasted", &SQUARE_SIDES).unwrap(), [Condition::OccLfw20Pasted]);
     assert_eq!(Condition::OccLfw20Pasted.name(), "occ-lfw-2.0-pasted");
 
@@ -103,6 +112,14 @@ fn grey_regions_cover_their_area_ratio_on_both_crops() {
     let mut f = face(112);
     assert!(occluders.apply(Condition::Clean, &mut f, "A/A_0001.jpg").unwrap().is_none());
     assert_eq!(f, face(112), "clean leaves the face alone");
+    // `grey-<region>` is that grey box whatever the sweep's region fill.
+    let objects = Occluders::new(&library, RegionFill::Occluder, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED).unwrap();
+    for region in Region::ALL {
+        let (mut grey, mut also_grey) = (face(112), face(112));
+        let a = occluders.apply(Condition::Region(region), &mut grey, "A/A_0001.jpg").unwrap().unwrap();
+        let b = objects.apply(Condition::GreyRegion(region), &mut also_grey, "A/A_0001.jpg").unwrap().unwrap();
+        assert_eq!((grey, a.mask), (also_grey, b.mask), "{region}");
+    }
 }
 
 #[test]

@@ -7,6 +7,8 @@
 //! * the nine Figure-1 regions (`left_eye` ... `right_face`), each with one fixed occluder drawing
 //!   stretched over the region's box ([`region_occluder`]), alpha-composited or pasted opaque, or
 //!   a grey box;
+//! * `grey-<region>`: the same nine regions as flat grey boxes, whatever `--region-fill` says,
+//!   so one sweep can report objects and grey boxes side by side;
 //! * `occ-lfw-2.0`: one random occluder at scale 2 per face, seeded per image key, alpha-composited;
 //! * `occ-lfw-2.0-pasted`: the same occluder at the same place, pasted as an opaque rectangle (the
 //!   authors' Occ-LFW-2.0, see [`OcclusionStyle::Pasted`]);
@@ -39,11 +41,14 @@ pub const MAX_SQUARE_SIDE: u32 = 112;
 pub const SQUARE_SEED: u64 = 0x5371_5377_6565_7031;
 
 /// One occlusion condition. Conditions sort in report order: clean, the regions in the paper's
-/// order, Occ-LFW-2.0 (alpha, then pasted), then the squares by size.
+/// order (by the region fill, then as grey boxes), Occ-LFW-2.0 (alpha, then pasted), then the
+/// squares by size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Condition {
     Clean,
     Region(Region),
+    /// The region as a flat grey box, independent of the sweep's region fill.
+    GreyRegion(Region),
     OccLfw20,
     /// Occ-LFW-2.0's occluders pasted as opaque rectangles, as the authors build it.
     OccLfw20Pasted,
@@ -57,6 +62,7 @@ impl Condition {
         match self {
             Condition::Clean => "clean".into(),
             Condition::Region(region) => region.name().into(),
+            Condition::GreyRegion(region) => format!("grey-{}", region.name()),
             Condition::OccLfw20 => "occ-lfw-2.0".into(),
             Condition::OccLfw20Pasted => "occ-lfw-2.0-pasted".into(),
             Condition::Square(side) => format!("square-{side}"),
@@ -68,6 +74,7 @@ impl Condition {
         match self {
             Condition::Clean => "clean".into(),
             Condition::Region(region) => region.name().replace('_', " "),
+            Condition::GreyRegion(region) => format!("grey: {}", region.name().replace('_', " ")),
             Condition::OccLfw20 => "Occ-LFW-2.0".into(),
             Condition::OccLfw20Pasted => "Occ-LFW-2.0 pasted".into(),
             Condition::Square(side) => format!("{side} px square"),
@@ -76,20 +83,33 @@ impl Condition {
 
     /// Whether Figure 1 draws this condition as a group of bars: the regions and Occ-LFW-2.0.
     pub fn is_figure_group(&self) -> bool {
-        matches!(self, Condition::Region(_) | Condition::OccLfw20 | Condition::OccLfw20Pasted)
+        matches!(
+            self,
+            Condition::Region(_) | Condition::GreyRegion(_) | Condition::OccLfw20 | Condition::OccLfw20Pasted
+        )
     }
 
     pub fn is_occluded(&self) -> bool {
         !matches!(self, Condition::Clean)
     }
 
+    /// The region of a region condition, whatever fills it.
+    pub fn region(&self) -> Option<Region> {
+        match self {
+            Condition::Region(region) | Condition::GreyRegion(region) => Some(*region),
+            _ => None,
+        }
+    }
+
     fn order(&self) -> (u8, u32) {
+        let index = |region: &Region| Region::ALL.iter().position(|r| r == region).unwrap_or(0) as u32;
         match self {
             Condition::Clean => (0, 0),
-            Condition::Region(region) => (1, Region::ALL.iter().position(|r| r == region).unwrap_or(0) as u32),
-            Condition::OccLfw20 => (2, 0),
-            Condition::OccLfw20Pasted => (2, 1),
-            Condition::Square(side) => (3, *side),
+            Condition::Region(region) => (1, index(region)),
+            Condition::GreyRegion(region) => (2, index(region)),
+            Condition::OccLfw20 => (3, 0),
+            Condition::OccLfw20Pasted => (3, 1),
+            Condition::Square(side) => (4, *side),
         }
     }
 }
@@ -142,8 +162,8 @@ pub enum ConditionError {
 pub fn valid_names() -> String {
     let regions = Region::ALL.map(Region::name).join(", ");
     format!(
-        "all, clean, regions (= {regions}), each region by name, occ-lfw-2.0, occ-lfw-2.0-pasted, \
-         random-sizes (squares of every --sizes side), square-N (N = 1..={MAX_SQUARE_SIDE})"
+        "all, clean, regions (= {regions}), each region by name, grey-regions (the same as grey \
+         boxes), grey-<region>, occ-lfw-2.0, occ-lfw-2.0-pasted, random-sizes (squares of every --sizes side), square-N (N = 1..={MAX_SQUARE_SIDE})"
     )
 }
 
@@ -168,15 +188,15 @@ impl FromStr for Condition {
             }
             _ => {}
         }
+        let region = |name: &str| Region::ALL.into_iter().find(|r| normalise(r.name()) == name);
+        if let Some(name) = wanted.strip_prefix("grey-") {
+            return region(name).map(Condition::GreyRegion).ok_or_else(unknown);
+        }
         if let Some(side) = wanted.strip_prefix("square-") {
             let side: u32 = side.parse().map_err(|_| unknown())?;
             return square(side);
         }
-        Region::ALL
-            .into_iter()
-            .find(|r| normalise(r.name()) == wanted)
-            .map(Condition::Region)
-            .ok_or_else(unknown)
+        region(&wanted).map(Condition::Region).ok_or_else(unknown)
     }
 }
 
@@ -200,10 +220,12 @@ pub fn parse_protocol(spec: &str, sizes: &[u32]) -> Result<Vec<Condition>, Condi
             "all" => {
                 conditions.push(Condition::Clean);
                 conditions.extend(Region::ALL.map(Condition::Region));
+                conditions.extend(Region::ALL.map(Condition::GreyRegion));
                 conditions.extend([Condition::OccLfw20, Condition::OccLfw20Pasted]);
                 conditions.extend(random_sizes()?);
             }
             "regions" => conditions.extend(Region::ALL.map(Condition::Region)),
+            "grey-regions" => conditions.extend(Region::ALL.map(Condition::GreyRegion)),
             "random-sizes" => conditions.extend(random_sizes()?),
             _ => conditions.push(token.parse()?),
         }
@@ -357,6 +379,7 @@ impl<'a> Occluders<'a> {
                 // `new` checked the drawings exist, so this is the grey fill.
                 _ => grey_region(face, region, SWEEP_GREY)?,
             },
+            Condition::GreyRegion(region) => grey_region(face, region, SWEEP_GREY)?,
             Condition::OccLfw20 => self.occ_lfw.occlude(face, key),
             Condition::OccLfw20Pasted => self.occ_lfw_pasted.occlude(face, key),
             Condition::Square(side) => {

@@ -323,10 +323,7 @@ pub fn run_sweep(
             condition,
             label: condition.label(),
             area_fraction: if scored.is_empty() { 0.0 } else { scored.iter().sum::<f64>() / scored.len() as f64 },
-            region_area_ratio: match condition {
-                Condition::Region(region) => Some(region.area_ratio()),
-                _ => None,
-            },
+            region_area_ratio: condition.region().map(Region::area_ratio),
             occluded_faces: if condition.is_occluded() { seconds.len() } else { 0 },
             paths: results,
             mask_contrast,
