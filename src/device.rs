@@ -142,10 +142,7 @@ pub fn select(request: DeviceRequest) -> Result<ComputeDevice, DeviceError> {
         (DeviceRequest::Gpu, Ok(gpu)) => Ok(gpu.compute_device(request, "GPU requested")),
         (DeviceRequest::Gpu, Err(why)) => Err(DeviceError::NoGpu(why)),
         (_, Ok(gpu)) if gpu.adapter.is_software => {
-            let reason = format!(
-                "only a software adapter ({}) was found; the CPU backend is faster",
-                gpu.adapter.name
-            );
+            let reason = format!("only a software adapter ({}) was found; the CPU backend is faster", gpu.adapter.name);
             Ok(flex(Some(gpu.adapter), reason))
         }
         (_, Ok(gpu)) => Ok(gpu.compute_device(request, "GPU found")),

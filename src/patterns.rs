@@ -85,7 +85,10 @@ impl fmt::Display for Rect {
 pub enum Pattern {
     NoOcclusion,
     /// `cells` counts grid cells; `pixels` is the same rectangle on the image the set was built for.
-    Occluded { cells: Rect, pixels: Rect },
+    Occluded {
+        cells: Rect,
+        pixels: Rect,
+    },
 }
 
 /// A binary occlusion mask, row-major, `true` = occluded.
@@ -103,12 +106,7 @@ impl BinaryMask {
 
     pub fn from_vec(height: usize, width: usize, data: Vec<bool>) -> Result<Self, PatternError> {
         if data.len() != height * width {
-            return Err(PatternError::MaskSize {
-                height,
-                width,
-                expected: height * width,
-                actual: data.len(),
-            });
+            return Err(PatternError::MaskSize { height, width, expected: height * width, actual: data.len() });
         }
         Ok(Self { height, width, data })
     }

@@ -27,10 +27,13 @@ fn noisy_points_give_the_least_squares_optimum() {
     let dst = FaceTemplate::Arc112x112.landmarks();
     let best = Similarity::estimate(&src, &dst).unwrap();
     let cost = |t: &Similarity| -> f64 {
-        src.iter().zip(&dst).map(|(s, d)| {
-            let p = t.apply(*s);
-            (p[0] - d[0]).powi(2) + (p[1] - d[1]).powi(2)
-        }).sum()
+        src.iter()
+            .zip(&dst)
+            .map(|(s, d)| {
+                let p = t.apply(*s);
+                (p[0] - d[0]).powi(2) + (p[1] - d[1]).powi(2)
+            })
+            .sum()
     };
     let base = cost(&best);
     // Any small change of any parameter makes the fit worse.

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{assert_close, fixture, max_abs_diff, read_tensors, take};
 use maskscope::checkpoint::{
-    self, CheckpointError, FileFormat, StateDict, apply_state_dict, infer::infer_from_net_config, record,
-    torch_keys, torch_tensors,
+    self, CheckpointError, FileFormat, StateDict, apply_state_dict, infer::infer_from_net_config, record, torch_keys,
+    torch_tensors,
 };
 use maskscope::model::{FromNetConfig, normalize_pixels};
 
@@ -80,7 +80,8 @@ fn official_bare_and_safetensors_files_load_the_same_tensors() {
     // And they are the file's values, BatchNorm running statistics included.
     let sd = StateDict::read(&fixture("from/from_tiny.safetensors")).unwrap();
     let loaded = reference.unwrap();
-    for key in ["bn1.running_var", "layer3.1.bn2.running_mean", "fc.2.weight", "regress.3.running_var", "mask.1.weight"] {
+    for key in ["bn1.running_var", "layer3.1.bn2.running_mean", "fc.2.weight", "regress.3.running_var", "mask.1.weight"]
+    {
         let file = sd.tensors[key].clone().convert::<f32>();
         assert_eq!(max_abs_diff(&loaded[key], &file, key), 0.0, "{key}");
     }
@@ -103,7 +104,9 @@ fn a_wrong_checkpoint_lists_every_problem_and_loads_nothing() {
     let mismatched: Vec<&str> = mismatch.shape_mismatches.iter().map(|(k, _, _)| k.as_str()).collect();
     assert_eq!(mismatched, ["fc.2.weight", "fc.2.bias", "fc.3.bias", "fc.3.running_mean", "fc.3.running_var"]);
     let text = err.to_string();
-    for needle in ["from_tiny.pth.tar", "missing keys (2)", "unexpected keys (1)", "head.extra.bias", "model expects [32, 1344]"] {
+    for needle in
+        ["from_tiny.pth.tar", "missing keys (2)", "unexpected keys (1)", "head.extra.bias", "model expects [32, 1344]"]
+    {
         assert!(text.contains(needle), "error text lacks {needle:?}:\n{text}");
     }
 }

@@ -106,7 +106,13 @@ fn eval_pairs_scores_a_small_pairs_file() {
     let pairs = dir.path().join("pairs.txt");
     std::fs::write(&pairs, "2\nAaron_Peirsol\t1\t2\nAaron_Peirsol\t1\tAbdullah\t1\n").unwrap();
     let root = lfw("Aaron_Peirsol", 1).parent().unwrap().parent().unwrap().to_path_buf();
-    let out = maskscope().args(["--device", "cpu", "eval-pairs", "--pairs"]).arg(&pairs).arg("--images").arg(&root).output().unwrap();
+    let out = maskscope()
+        .args(["--device", "cpu", "eval-pairs", "--pairs"])
+        .arg(&pairs)
+        .arg("--images")
+        .arg(&root)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("accuracy: 100.00%"), "{text}");
@@ -121,10 +127,12 @@ fn eval_pairs_scores_a_small_pairs_file() {
 /// faces/s figure for each (the figures themselves are for a person to read, not asserted).
 #[test]
 fn bench_train_times_each_trainable_setting() {
-    let out = maskscope().args(["--device", "cpu", "bench", "train", "--batch", "1,4", "--runs", "1"]).output().unwrap();
+    let out =
+        maskscope().args(["--device", "cpu", "bench", "train", "--batch", "1,4", "--runs", "1"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
-    let rows: Vec<&str> = text.lines().filter(|l| l.trim_end().ends_with(|c: char| c.is_ascii_digit()) && l.contains("ms")).collect();
+    let rows: Vec<&str> =
+        text.lines().filter(|l| l.trim_end().ends_with(|c: char| c.is_ascii_digit()) && l.contains("ms")).collect();
     assert_eq!(rows.len(), 3, "batch 1 is skipped (batch norm needs two faces), batch 4 timed three ways:\n{text}");
     for (row, name) in rows.iter().zip(["heads", "after-c3", "all"]) {
         let fields: Vec<&str> = row.split_whitespace().collect();

@@ -16,9 +16,9 @@ use maskscope::eval::conditions::{
 };
 use maskscope::eval::folds::{FoldScheme, fold_order, fold_scheme};
 use maskscope::eval::pairs::{FoldLayout, read_pairs_any};
-use maskscope::eval::verification::ten_fold_accuracy;
 use maskscope::eval::results::{CSV_HEADER, SweepResults};
 use maskscope::eval::sweep::{SweepError, SweepModel, SweepObserver, SweepSpec, run_sweep};
+use maskscope::eval::verification::ten_fold_accuracy;
 use maskscope::face::cache::file_sha256;
 use maskscope::face::{Embedder, FaceFinder};
 use maskscope::model::from_mobilefacenet::FromMobileFaceNetConfig;
@@ -101,7 +101,8 @@ fn a_bad_protocol_is_an_error_listing_the_valid_names() {
 #[test]
 fn grey_regions_cover_their_area_ratio_on_both_crops() {
     let library = bundled_library();
-    let occluders = Occluders::new(&library, RegionFill::Grey, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED).unwrap();
+    let occluders =
+        Occluders::new(&library, RegionFill::Grey, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED).unwrap();
     for width in [96, 112] {
         for region in Region::ALL {
             let mut f = face(width);
@@ -113,7 +114,8 @@ fn grey_regions_cover_their_area_ratio_on_both_crops() {
     assert!(occluders.apply(Condition::Clean, &mut f, "A/A_0001.jpg").unwrap().is_none());
     assert_eq!(f, face(112), "clean leaves the face alone");
     // `grey-<region>` is that grey box whatever the sweep's region fill.
-    let objects = Occluders::new(&library, RegionFill::Occluder, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED).unwrap();
+    let objects =
+        Occluders::new(&library, RegionFill::Occluder, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED).unwrap();
     for region in Region::ALL {
         let (mut grey, mut also_grey) = (face(112), face(112));
         let a = occluders.apply(Condition::Region(region), &mut grey, "A/A_0001.jpg").unwrap().unwrap();
@@ -125,7 +127,8 @@ fn grey_regions_cover_their_area_ratio_on_both_crops() {
 #[test]
 fn pasted_conditions_cover_whole_boxes_over_the_chosen_background() {
     let library = bundled_library();
-    let alpha = Occluders::new(&library, RegionFill::Occluder, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED).unwrap();
+    let alpha =
+        Occluders::new(&library, RegionFill::Occluder, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED).unwrap();
     for background in PasteBackground::ALL {
         let pasted = Occluders::new(&library, RegionFill::Pasted, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED)
             .unwrap()
@@ -135,7 +138,10 @@ fn pasted_conditions_cover_whole_boxes_over_the_chosen_background() {
             for region in Region::ALL {
                 let mut f = face(width);
                 let occlusion = pasted.apply(Condition::Region(region), &mut f, "A/A_0001.jpg").unwrap().unwrap();
-                assert!((face_area_fraction(&occlusion.mask) - region.area_ratio()).abs() < 1e-12, "{region} on {width}");
+                assert!(
+                    (face_area_fraction(&occlusion.mask) - region.area_ratio()).abs() < 1e-12,
+                    "{region} on {width}"
+                );
                 assert_eq!(occlusion.occluder.as_ref().map(|o| o.1.as_str()), Some(region_occluder(region).1));
             }
             // Occ-LFW-2.0 pasted: the alpha condition's occluder and box, the box wholly covered,
@@ -151,7 +157,11 @@ fn pasted_conditions_cover_whole_boxes_over_the_chosen_background() {
                 let shows_background = (rect.y0..rect.y1)
                     .flat_map(|y| (rect.x0..rect.x1).map(move |x| (x, y)))
                     .any(|(x, y)| *fp.get_pixel(x as u32, y as u32) == colour);
-                assert!(shows_background || oa.mask.count() == rect.area(), "{key}: no {} pixel in the box", background.name());
+                assert!(
+                    shows_background || oa.mask.count() == rect.area(),
+                    "{key}: no {} pixel in the box",
+                    background.name()
+                );
             }
         }
     }
@@ -160,7 +170,8 @@ fn pasted_conditions_cover_whole_boxes_over_the_chosen_background() {
 #[test]
 fn occluder_regions_paint_inside_the_region_only() {
     let library = bundled_library();
-    let occluders = Occluders::new(&library, RegionFill::Occluder, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED).unwrap();
+    let occluders =
+        Occluders::new(&library, RegionFill::Occluder, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED).unwrap();
     for region in Region::ALL {
         let mut f = face(112);
         let occlusion = occluders.apply(Condition::Region(region), &mut f, "A/A_0001.jpg").unwrap().unwrap();
@@ -190,7 +201,8 @@ fn occluder_regions_paint_inside_the_region_only() {
 #[test]
 fn squares_are_seeded_per_image_and_grow_in_place() {
     let library = bundled_library();
-    let occluders = Occluders::new(&library, RegionFill::Grey, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED).unwrap();
+    let occluders =
+        Occluders::new(&library, RegionFill::Grey, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED).unwrap();
     let square = |side: u32, key: &str| {
         let mut f = face(112);
         let occlusion = occluders.apply(Condition::Square(side), &mut f, key).unwrap().unwrap();
@@ -210,7 +222,8 @@ fn squares_are_seeded_per_image_and_grow_in_place() {
     assert!(areas.windows(2).all(|w| w[0] < w[1]), "{areas:?}");
     assert!((areas[9] - 100.0 * 96.0 / (96.0 * 112.0)).abs() < 1e-12, "100 px spans the face's width: {}", areas[9]);
 
-    let with_objects = Occluders::new(&library, RegionFill::Grey, SquareFillKind::Occluder, OCC_LFW20_SEED, SQUARE_SEED).unwrap();
+    let with_objects =
+        Occluders::new(&library, RegionFill::Grey, SquareFillKind::Occluder, OCC_LFW20_SEED, SQUARE_SEED).unwrap();
     let mut f = face(112);
     let occlusion = with_objects.apply(Condition::Square(60), &mut f, "A/A_0001.jpg").unwrap().unwrap();
     assert!(occlusion.occluder.is_some());
@@ -221,7 +234,8 @@ fn squares_are_seeded_per_image_and_grow_in_place() {
 fn a_library_without_the_region_drawings_is_refused_for_occluder_fill() {
     let library = bundled_library();
     let only_cups = OccluderLibrary::from_occluders(library.of_class("cup").cloned().collect()).unwrap();
-    let err = Occluders::new(&only_cups, RegionFill::Occluder, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED).unwrap_err();
+    let err = Occluders::new(&only_cups, RegionFill::Occluder, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED)
+        .unwrap_err();
     assert!(err.to_string().contains("left_eye"), "{err}");
     assert!(Occluders::new(&only_cups, RegionFill::Grey, SquareFillKind::Grey, OCC_LFW20_SEED, SQUARE_SEED).is_ok());
 }
@@ -305,7 +319,14 @@ fn eval_writes_every_output_and_a_rerun_comes_from_the_cache() {
         let status = maskscope()
             .arg("eval")
             .args(["--pairs".as_ref(), pairs.as_os_str(), "--images".as_ref(), lfw_images().as_os_str()])
-            .args(["--model".as_ref(), model.as_os_str(), "--out".as_ref(), out.as_os_str(), "--cache".as_ref(), cache.as_os_str()])
+            .args([
+                "--model".as_ref(),
+                model.as_os_str(),
+                "--out".as_ref(),
+                out.as_os_str(),
+                "--cache".as_ref(),
+                cache.as_os_str(),
+            ])
             .args(["--protocol", "clean,mouth,two_eyes,occ-lfw-2.0,random-sizes", "--sizes", "20,60"])
             .output()
             .unwrap();
@@ -376,7 +397,8 @@ fn eval_writes_every_output_and_a_rerun_comes_from_the_cache() {
     let figure1 = std::fs::read_to_string(first_out.join("figure1.svg")).unwrap();
     assert_eq!(figure1.matches("<image ").count(), 3, "a thumbnail per region and one for Occ-LFW-2.0");
     let report = std::fs::read_to_string(first_out.join("report.md")).unwrap();
-    for needle in ["](figure1.png)", "](roc.png)", "](area.png)", "| two eyes |", "| Occ-LFW-2.0 |", "| 60 px square |"] {
+    for needle in ["](figure1.png)", "](roc.png)", "](area.png)", "| two eyes |", "| Occ-LFW-2.0 |", "| 60 px square |"]
+    {
         assert!(report.contains(needle), "report.md lacks {needle}");
     }
     no_temp_files(&first_out);
@@ -466,10 +488,17 @@ fn a_photo_without_a_face_keeps_its_pairs_as_errors() {
     let device = ComputeDevice::cpu().device;
     let models = vec![SweepModel::load(&model, &device).unwrap()];
     let file = read_pairs_any(&pairs, None).unwrap();
-    let spec = SweepSpec::new(pairs.clone(), file, Some(dir.path().to_path_buf()), vec![Condition::Clean, Condition::Region(Region::Nose)]);
+    let spec = SweepSpec::new(
+        pairs.clone(),
+        file,
+        Some(dir.path().to_path_buf()),
+        vec![Condition::Clean, Condition::Region(Region::Nose)],
+    );
     let mut finder = FaceFinder::load(&assets::mtcnn_dir(), models[0].model.template(), &device).unwrap();
     let library = bundled_library();
-    let outcome = run_sweep(&spec, &models, &mut finder, &library, &mut maskscope::eval::sweep::Silent, &AtomicBool::new(false)).unwrap();
+    let outcome =
+        run_sweep(&spec, &models, &mut finder, &library, &mut maskscope::eval::sweep::Silent, &AtomicBool::new(false))
+            .unwrap();
     assert_eq!(outcome.photos.without_face, [dir.path().join("blank.png")]);
     assert_eq!(outcome.photos.pairs_with_missing_face, 2);
     assert_eq!(outcome.cache.root, None, "no cache asked for");
@@ -522,7 +551,8 @@ fn a_cancelled_sweep_stops_and_keeps_only_whole_cache_entries() {
 
 #[test]
 fn bad_input_is_a_clear_error() {
-    let out = maskscope().args(["eval", "--pairs", "p.txt", "--out", "o", "--protocol", "clean,chin"]).output().unwrap();
+    let out =
+        maskscope().args(["eval", "--pairs", "p.txt", "--out", "o", "--protocol", "clean,chin"]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--protocol") && err.contains("\"chin\"") && err.contains("occ-lfw-2.0"), "{err}");

@@ -21,15 +21,40 @@ fn check_parity(device: &Device, label: &str) {
     assert_close(&features.c5.into_data(), &take(&io, "c5"), TOLERANCE, &format!("{label} c5"));
 
     let out = loaded.net.forward(input.clone());
-    assert_close(&out.masked_embedding.into_data(), &take(&io, "masked_embedding"), TOLERANCE, &format!("{label} masked embedding"));
+    assert_close(
+        &out.masked_embedding.into_data(),
+        &take(&io, "masked_embedding"),
+        TOLERANCE,
+        &format!("{label} masked embedding"),
+    );
     assert_close(&out.mask.into_data(), &take(&io, "mask"), TOLERANCE, &format!("{label} mask"));
-    assert_close(&out.pattern_logits.into_data(), &take(&io, "pattern_logits"), TOLERANCE, &format!("{label} pattern logits"));
-    assert_close(&out.unmasked_embedding.into_data(), &take(&io, "unmasked_embedding"), TOLERANCE, &format!("{label} unmasked embedding"));
+    assert_close(
+        &out.pattern_logits.into_data(),
+        &take(&io, "pattern_logits"),
+        TOLERANCE,
+        &format!("{label} pattern logits"),
+    );
+    assert_close(
+        &out.unmasked_embedding.into_data(),
+        &take(&io, "unmasked_embedding"),
+        TOLERANCE,
+        &format!("{label} unmasked embedding"),
+    );
 
     let external = Tensor::<4>::from_data(take(&io, "external_mask"), device);
     let out = loaded.net.forward_with_mask(input, external);
-    assert_close(&out.masked_embedding.into_data(), &take(&io, "external_masked_embedding"), TOLERANCE, &format!("{label} external-mask embedding"));
-    assert_close(&out.pattern_logits.into_data(), &take(&io, "external_pattern_logits"), TOLERANCE, &format!("{label} external-mask logits"));
+    assert_close(
+        &out.masked_embedding.into_data(),
+        &take(&io, "external_masked_embedding"),
+        TOLERANCE,
+        &format!("{label} external-mask embedding"),
+    );
+    assert_close(
+        &out.pattern_logits.into_data(),
+        &take(&io, "external_pattern_logits"),
+        TOLERANCE,
+        &format!("{label} external-mask logits"),
+    );
 }
 
 #[test]

@@ -10,10 +10,10 @@ use anyhow::Context;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{fixture, max_abs_diff, read_tensors, take};
 use image::{Rgb, RgbImage};
-use sha2::{Digest, Sha256};
 use maskscope::mtcnn::boxes::{bbreg, iou, landmarks, largest_first, nms_iou, nms_min, rerec};
 use maskscope::mtcnn::resize::{pyramid_scales, scaled_size};
 use maskscope::mtcnn::{CpuMtcnnNets, FaceBox, Mtcnn, MtcnnError, MtcnnSettings, PlanarImage};
+use sha2::{Digest, Sha256};
 
 /// Network outputs may differ from PyTorch's by float rounding only.
 const NET_TOLERANCE: f32 = 1e-4;
@@ -284,10 +284,7 @@ fn lfw_detections_match_facenet_pytorch() -> anyhow::Result<()> {
             points += 5;
             let [x1, y1, x2, y2] = *reference_box;
             let wanted = FaceBox::new(x1, y1, x2, y2, entry.probs[j]);
-            let best = found
-                .iter()
-                .map(|d| (iou(&wanted, &d.face_box()), d))
-                .max_by(|a, b| a.0.total_cmp(&b.0));
+            let best = found.iter().map(|d| (iou(&wanted, &d.face_box()), d)).max_by(|a, b| a.0.total_cmp(&b.0));
             let Some((_, face)) = best.filter(|&(overlap, _)| overlap > MATCH_IOU) else {
                 eprintln!("{}: reference face {j} {reference_box:?} not found", entry.path);
                 continue;
@@ -321,7 +318,10 @@ fn lfw_detections_match_facenet_pytorch() -> anyhow::Result<()> {
     );
     assert!(fraction >= MIN_LANDMARK_FRACTION, "only {:.2}% of landmarks within {LANDMARK_PX} px", 100.0 * fraction);
     // On identical pixels the two detectors differ by float rounding only (measured: 1e-4 px).
-    assert!(lm_err_max <= SAME_PIXELS_PX && box_err_max <= SAME_PIXELS_PX, "worst landmark {lm_err_max} px, box {box_err_max} px");
+    assert!(
+        lm_err_max <= SAME_PIXELS_PX && box_err_max <= SAME_PIXELS_PX,
+        "worst landmark {lm_err_max} px, box {box_err_max} px"
+    );
     assert_eq!(same_count, reference.images.len(), "face counts differ");
     Ok(())
 }

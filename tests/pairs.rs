@@ -29,7 +29,12 @@ fn malformed_lines_name_file_and_line() {
     assert!(err.to_string().starts_with("pairs.txt:3:"), "{err}");
     let err = parse_pairs("1\nA 1 2 3 4 5\n", Path::new("pairs.txt"), root).unwrap_err();
     assert!(err.to_string().contains("pairs.txt:2"), "{err}");
-    assert!(read_pairs(Path::new("/nonexistent/pairs.txt"), root).unwrap_err().to_string().contains("/nonexistent/pairs.txt"));
+    assert!(
+        read_pairs(Path::new("/nonexistent/pairs.txt"), root)
+            .unwrap_err()
+            .to_string()
+            .contains("/nonexistent/pairs.txt")
+    );
 }
 
 #[test]

@@ -10,17 +10,7 @@ const FROM_RGB: [u8; 3] = [0xd5, 0x5e, 0x00];
 const BASELINE_RGB: [u8; 3] = [0x56, 0xb4, 0xe9];
 
 fn regions() -> Vec<RegionBar> {
-    let names = [
-        "forehead",
-        "left eye",
-        "right eye",
-        "both eyes",
-        "nose",
-        "mouth",
-        "chin",
-        "left half",
-        "lower half",
-    ];
+    let names = ["forehead", "left eye", "right eye", "both eyes", "nose", "mouth", "chin", "left half", "lower half"];
     names
         .iter()
         .enumerate()
@@ -43,15 +33,8 @@ fn roc(n: usize) -> RocCurves {
     let curves = (0..n)
         .map(|i| {
             let far: Vec<f64> = (0..=300).map(|k| k as f64 / 300.0).collect();
-            let tar =
-                far.iter().map(|f| 1.0 - (0.1 + 0.02 * i as f64) * (1.0 - f).powi(4)).collect();
-            RocCurve {
-                label: format!("condition {i}"),
-                far,
-                tar,
-                auc: Some(0.99 - 0.001 * i as f64),
-                style: None,
-            }
+            let tar = far.iter().map(|f| 1.0 - (0.1 + 0.02 * i as f64) * (1.0 - f).powi(4)).collect();
+            RocCurve { label: format!("condition {i}"), far, tar, auc: Some(0.99 - 0.001 * i as f64), style: None }
         })
         .collect();
     RocCurves { title: "ROC".into(), curves, far_min: None, tar_min: None }
@@ -74,10 +57,8 @@ fn count(img: &RgbImage, rgb: [u8; 3]) -> usize {
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     v.sort();
     v
 }
@@ -101,9 +82,7 @@ fn region_bars_write_png_and_svg() {
     for r in regions() {
         assert!(text.contains(&r.name), "no label {}", r.name);
     }
-    for label in
-        ["baseline (unmasked)", "FROM (masked)", "per-region accuracy", "verification accuracy (%)"]
-    {
+    for label in ["baseline (unmasked)", "FROM (masked)", "per-region accuracy", "verification accuracy (%)"] {
         assert!(text.contains(label), "no {label}");
     }
     // Values are printed above the bars with one decimal, area ratios with two.
@@ -150,10 +129,7 @@ fn invalid_bar_data_is_rejected() {
     let mut fig = bars();
     fig.regions[1].baseline = 100.5;
     assert!(matches!(render_region_bars_svg_string(&fig), Err(PlotError::InvalidData(_))));
-    assert!(matches!(
-        render_region_bars_rgb(&RegionBars::new("", vec![])),
-        Err(PlotError::InvalidData(_))
-    ));
+    assert!(matches!(render_region_bars_rgb(&RegionBars::new("", vec![])), Err(PlotError::InvalidData(_))));
 }
 
 #[test]
@@ -262,10 +238,8 @@ fn figures_round_trip_through_json() {
     assert!(back.thumbnails.is_none(), "thumbnails are not serialised");
 
     // Optional fields may be left out of hand-written JSON.
-    let back: RegionBars = serde_json::from_str(
-        r#"{"title": "t", "regions": [{"name": "mouth", "baseline": 90, "from": 92}]}"#,
-    )
-    .unwrap();
+    let back: RegionBars =
+        serde_json::from_str(r#"{"title": "t", "regions": [{"name": "mouth", "baseline": 90, "from": 92}]}"#).unwrap();
     assert_eq!(back.from_label, "FROM (masked)");
     assert!(back.clean.is_none() && back.regions[0].area_ratio.is_none());
     let roc: RocCurves = serde_json::from_str(

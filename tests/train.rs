@@ -17,8 +17,8 @@ use maskscope::model::mask_decoder::OPEN_MASK_LOGIT;
 use maskscope::occlusion::{OccluderLibrary, OcclusionStyle, RandomOcclusion};
 use maskscope::train::config::{EmbeddingLoss, TrainConfig, Trainable};
 use maskscope::train::data::{FaceSet, Sample, list_photo_sets};
-use maskscope::train::prefix::FrozenPrefix;
 use maskscope::train::losses::{CosFaceHead, cross_entropy, distill};
+use maskscope::train::prefix::FrozenPrefix;
 use maskscope::train::run::{TrainNet, faces_to_tensor};
 use maskscope::train::{TrainEvent, TrainInputs, train};
 use rand::SeedableRng;
@@ -97,10 +97,7 @@ fn training_steps_lower_the_loss_on_a_tiny_batch() {
     let teacher = backbone.valid().forward(faces_to_tensor(&clean, &device.clone().without_autodiff()));
     let teacher = Tensor::<2>::from_data(teacher.into_data(), &device);
 
-    let mut net = TrainNet {
-        from: FromMobileFaceNetConfig::new().init_with(backbone.clone(), &device),
-        cosface: None,
-    };
+    let mut net = TrainNet { from: FromMobileFaceNetConfig::new().init_with(backbone.clone(), &device), cosface: None };
     net.from.backbone = net.from.backbone.freeze();
     let mut optim = SgdConfig::new().with_momentum(Some(MomentumConfig::new())).init();
     let inputs: Vec<_> = batch.iter().collect();
@@ -149,11 +146,8 @@ fn a_run_writes_checkpoints_and_metrics_and_resumes() {
     let (train_set, validation) = fixture_faces().split_identities(0.25, 1);
     assert!(!validation.samples.is_empty() && train_set.samples.len() >= 8);
     let run = tempfile::tempdir().unwrap();
-    let config = TrainConfig::new()
-        .with_loss(EmbeddingLoss::Both)
-        .with_epochs(1)
-        .with_batch_size(8)
-        .with_lr_steps(vec![1]);
+    let config =
+        TrainConfig::new().with_loss(EmbeddingLoss::Both).with_epochs(1).with_batch_size(8).with_lr_steps(vec![1]);
     let mut events = Vec::new();
     let inputs = |backbone| TrainInputs {
         train: &train_set,
@@ -205,15 +199,21 @@ fn trainable_parts_move_and_frozen_parts_do_not() {
     let backbone = Embedder::load(&assets::mobilefacenet_record(), &device).unwrap().net;
     let weights = |net: &maskscope::model::mobilefacenet::MobileFaceNet| {
         let read = |w: &burn::module::Param<Tensor<4>>| w.val().into_data().try_into_vec::<f32>().unwrap();
-        [read(&net.stem[0].conv.weight), read(&net.stages[0][1].expand.conv.weight), read(&net.stages[1][0].expand.conv.weight)]
+        [
+            read(&net.stem[0].conv.weight),
+            read(&net.stages[0][1].expand.conv.weight),
+            read(&net.stages[1][0].expand.conv.weight),
+        ]
     };
     let before = weights(&backbone);
     let (train_set, validation) = fixture_faces().split_identities(0.25, 3);
     let library = OccluderLibrary::load(&assets::occluders_dir()).unwrap();
     // Which of (stem, first stage, second stage) should move.
-    for (trainable, should_move) in
-        [(Trainable::All, [true, true, true]), (Trainable::AfterC3, [false, false, true]), (Trainable::Heads, [false; 3])]
-    {
+    for (trainable, should_move) in [
+        (Trainable::All, [true, true, true]),
+        (Trainable::AfterC3, [false, false, true]),
+        (Trainable::Heads, [false; 3]),
+    ] {
         let run = tempfile::tempdir().unwrap();
         let config = TrainConfig::new().with_trainable(trainable).with_epochs(1).with_batch_size(8);
         let inputs = TrainInputs {
@@ -304,7 +304,16 @@ fn several_roots_merge_identities_and_drop_duplicate_file_names() {
     let roots = [dir.path().join("a"), dir.path().join("b")];
     let (photos, duplicates) = list_photo_sets(&roots).unwrap();
     let listed: Vec<(&str, &str)> = photos.iter().map(|p| (p.identity.as_str(), p.key.as_str())).collect();
-    assert_eq!(listed, [("17", "17/000001.jpg"), ("17", "17/000002.jpg"), ("17", "17/000003.jpg"), ("3", "3/000010.jpg"), ("99", "99/000004.jpg")]);
+    assert_eq!(
+        listed,
+        [
+            ("17", "17/000001.jpg"),
+            ("17", "17/000002.jpg"),
+            ("17", "17/000003.jpg"),
+            ("3", "3/000010.jpg"),
+            ("99", "99/000004.jpg")
+        ]
+    );
     assert_eq!(duplicates, [dir.path().join("b/17/000002.jpg")]);
     assert!(photos[2].path.starts_with(dir.path().join("b")));
     let err = list_photo_sets(&[dir.path().join("missing")]).unwrap_err();
@@ -334,8 +343,13 @@ fn the_mask_can_start_at_a_chosen_logit() {
     let library = OccluderLibrary::bundled().unwrap();
     let run = tempfile::tempdir().unwrap();
     let config = TrainConfig::new().with_mask_start_logit(0.0).with_epochs(1).with_batch_size(8);
-    let inputs =
-        TrainInputs { train: &train_set, validation: &validation, backbone, occluders: &library, device: device.clone().autodiff() };
+    let inputs = TrainInputs {
+        train: &train_set,
+        validation: &validation,
+        backbone,
+        occluders: &library,
+        device: device.clone().autodiff(),
+    };
     let mut epochs = Vec::new();
     train(&config, inputs, run.path(), false, &mut |e| {
         if let TrainEvent::Epoch(m) = e {

@@ -13,13 +13,8 @@ pub enum FaceTemplate {
 }
 
 /// The SphereFace 112x96 landmark positions.
-const SPHERE_112X96: [Point; 5] = [
-    [30.2946, 51.6963],
-    [65.5318, 51.5014],
-    [48.0252, 71.7366],
-    [33.5493, 92.3655],
-    [62.7299, 92.2041],
-];
+const SPHERE_112X96: [Point; 5] =
+    [[30.2946, 51.6963], [65.5318, 51.5014], [48.0252, 71.7366], [33.5493, 92.3655], [62.7299, 92.2041]];
 
 /// Horizontal offset from the 96-wide template to the 112-wide one.
 const ARC_X_OFFSET: f64 = 8.0;

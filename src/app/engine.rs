@@ -197,7 +197,8 @@ impl Embedding {
 /// The baseline network of the similarity panel: the bundled pretrained MobileFaceNet.
 pub fn load_baseline(device: &ComputeDevice) -> anyhow::Result<Embedder> {
     let record = assets::mobilefacenet_record();
-    Embedder::load(&record, &device.device).with_context(|| format!("loading the baseline network {}", record.display()))
+    Embedder::load(&record, &device.device)
+        .with_context(|| format!("loading the baseline network {}", record.display()))
 }
 
 /// The baseline network's embedding of an aligned face, when there is a baseline and the face is

@@ -163,7 +163,7 @@ impl Jobs {
                         generation: 0,
                         detector: None,
                     }
-                        .run(&live)
+                    .run(&live)
                 })
                 .expect("spawning a thread only fails when the OS is out of resources");
         }
@@ -367,8 +367,9 @@ impl LiveWorker {
         };
         request.key.model_generation = self.generation;
         let start = Instant::now();
-        let analysed = engine::analyze(&model.model, &request.image)
-            .and_then(|(outputs, _)| Ok((outputs, engine::baseline_embedding(self.baseline.as_ref(), &request.image)?)));
+        let analysed = engine::analyze(&model.model, &request.image).and_then(|(outputs, _)| {
+            Ok((outputs, engine::baseline_embedding(self.baseline.as_ref(), &request.image)?))
+        });
         Some(match analysed {
             Ok((outputs, baseline)) => Event::Inferred { request, outputs, baseline, elapsed: start.elapsed() },
             Err(e) => Event::InferFailed { key: request.key, error: format!("{e:#}") },

@@ -50,7 +50,9 @@ pub fn face_thumbnail(
     face: &crate::app::state::FaceEntry,
 ) -> Option<egui::TextureHandle> {
     face.aligned.as_ref().map(|a| {
-        textures.get(ctx, &format!("face-{}-thumb", id.0), face.align_revision, egui::TextureOptions::LINEAR, || rgb(&a.image))
+        textures.get(ctx, &format!("face-{}-thumb", id.0), face.align_revision, egui::TextureOptions::LINEAR, || {
+            rgb(&a.image)
+        })
     })
 }
 

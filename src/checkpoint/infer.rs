@@ -41,9 +41,8 @@ pub fn infer_from_net_config(sd: &StateDict) -> Result<FromNetConfig, Checkpoint
     let embedding_dim = dim(sd, "fc.2.weight", 0)?;
     let flat = dim(sd, "fc.2.weight", 1)?;
     let patterns = dim(sd, "regress.2.weight", 0)?;
-    let grid = grid_for_pattern_count(patterns).ok_or_else(|| {
-        CheckpointError::infer(&sd.source, format!("{patterns} patterns is no K x K grid's count"))
-    })?;
+    let grid = grid_for_pattern_count(patterns)
+        .ok_or_else(|| CheckpointError::infer(&sd.source, format!("{patterns} patterns is no K x K grid's count")))?;
     let cells = flat / widths[3];
     if cells * widths[3] != flat || cells % FEATURE_HEIGHT != 0 {
         return Err(CheckpointError::infer(

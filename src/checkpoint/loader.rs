@@ -7,9 +7,9 @@ use std::fmt;
 use burn::module::{Param, RunningState};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
+use super::CheckpointError;
 use super::state_dict::StateDict;
 use super::torch_params::{ParamSlot, TorchParams, TorchVisitor};
-use super::CheckpointError;
 
 /// Everything that did not fit. Empty means the load was complete.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -24,7 +24,10 @@ impl Mapper<'_> {
     fn tensor<const D: usize>(&self, name: &str, rank_check: usize) -> Result<Tensor<D>, CheckpointError> {
         let w = self.graph.weight(name)?;
         if w.shape.len() != rank_check {
-            return Err(CheckpointError::read(&self.graph.source, format!("'{name}' has shape {:?}, expected rank {rank_check}", w.shape)));
+            return Err(CheckpointError::read(
+                &self.graph.source,
+                format!("'{name}' has shape {:?}, expected rank {rank_check}", w.shape),
+            ));
         }
         Ok(Tensor::from_data(TensorData::new(w.values.clone(), w.shape.clone()), self.device))
     }
@@ -34,19 +37,29 @@ impl Mapper<'_> {
         let (weight_name, bias_name, node_name) = if depthwise {
             (format!("{scope}/depthwise_weights"), format!("{scope}/depthwise_bn_offset"), format!("{scope}/depthwise"))
         } else {
-            (format!("{scope}/Conv2D_weights"), format!("{scope}/Conv2D_bn_offset"), format!("{scope}/BatchNorm/FusedBatchNorm"))
+            (
+                format!("{scope}/Conv2D_weights"),
+                format!("{scope}/Conv2D_bn_offset"),
+                format!("{scope}/BatchNorm/FusedBatchNorm"),
+            )
         };
         // HWIO -> OIHW; a depthwise [kh, kw, C, 1] becomes [C, 1, kh, kw].
         let hwio: Tensor<4> = self.tensor(&weight_name, 4)?;
         let kernel = if depthwise { hwio.permute([2, 3, 0, 1]) } else { hwio.permute([3, 2, 0, 1]) };
         let expected = layer.conv.weight.lazy_shape().as_slice().to_vec();
         if kernel.dims().to_vec() != expected {
-            return Err(CheckpointError::read(&self.graph.source, format!("'{weight_name}' gives {:?}, the model expects {expected:?}", kernel.dims())));
+            return Err(CheckpointError::read(
+                &self.graph.source,
+                format!("'{weight_name}' gives {:?}, the model expects {expected:?}", kernel.dims()),
+            ));
         }
         let node = self.graph.node(&node_name)?;
         let stride = node.strides().and_then(|s| s.get(1).copied()).unwrap_or(1) as usize;
         if stride != layer.conv.stride[0] {
-            return Err(CheckpointError::read(&self.graph.source, format!("node '{node_name}' has stride {stride}, the model expects {}", layer.conv.stride[0])));
+            return Err(CheckpointError::read(
+                &self.graph.source,
+                format!("node '{node_name}' has stride {stride}, the model expects {}", layer.conv.stride[0]),
+            ));
         }
         layer.conv.weight = Param::initialized(layer.conv.weight.id, kernel);
         let bias: Tensor<1> = self.tensor(&bias_name, 1)?;
@@ -90,7 +103,10 @@ pub fn mobilefacenet_from_tfjs(graph: &TfjsGraph, device: &Device) -> Result<(Mo
     // The L2 normalisation's two scalars are the only weights not mapped onto a layer.
     let unused = graph.weights.len() - m.applied;
     if unused != 2 {
-        return Err(CheckpointError::read(&graph.source, format!("{unused} weights were not mapped (expected the 2 normalisation constants)")));
+        return Err(CheckpointError::read(
+            &graph.source,
+            format!("{unused} weights were not mapped (expected the 2 normalisation constants)"),
+        ));
     }
     Ok((net, m.applied))
 }

@@ -31,10 +31,8 @@ pub fn save_module<M: ModuleSnapshot>(
     architecture: &str,
     metadata: &[(&str, String)],
 ) -> Result<(), CheckpointError> {
-    let mut store = BurnpackStore::from_file(path)
-        .auto_extension(false)
-        .overwrite(true)
-        .metadata(ARCHITECTURE_KEY, architecture);
+    let mut store =
+        BurnpackStore::from_file(path).auto_extension(false).overwrite(true).metadata(ARCHITECTURE_KEY, architecture);
     for (key, value) in metadata {
         store = store.metadata(*key, value.clone());
     }

@@ -35,7 +35,8 @@ pub fn detect_format(path: &Path) -> Result<FileFormat, CheckpointError> {
         Ok(FileFormat::Torch)
     } else if head.len() >= 9 && head[8] == b'{' {
         Ok(FileFormat::Safetensors)
-    } else if head.len() >= 4 && u32::from_le_bytes([head[0], head[1], head[2], head[3]]) == burn::store::burn_pack::MAGIC_NUMBER
+    } else if head.len() >= 4
+        && u32::from_le_bytes([head[0], head[1], head[2], head[3]]) == burn::store::burn_pack::MAGIC_NUMBER
     {
         Ok(FileFormat::Burnpack)
     } else {
@@ -97,8 +98,8 @@ fn read_safetensors(path: &Path) -> Result<BTreeMap<String, TensorData>, Checkpo
     let all = store.get_all_tensors().map_err(|e| CheckpointError::read(path, e))?;
     all.iter()
         .map(|(key, tensor)| {
-            let data = bridge::to_data(tensor)
-                .map_err(|e| CheckpointError::read(path, format!("tensor '{key}': {e}")))?;
+            let data =
+                bridge::to_data(tensor).map_err(|e| CheckpointError::read(path, format!("tensor '{key}': {e}")))?;
             Ok((key.clone(), data))
         })
         .collect()
@@ -108,8 +109,5 @@ fn strip_data_parallel(tensors: BTreeMap<String, TensorData>) -> BTreeMap<String
     if !tensors.keys().all(|k| k.starts_with(DATA_PARALLEL_PREFIX)) {
         return tensors;
     }
-    tensors
-        .into_iter()
-        .map(|(k, v)| (k[DATA_PARALLEL_PREFIX.len()..].to_string(), v))
-        .collect()
+    tensors.into_iter().map(|(k, v)| (k[DATA_PARALLEL_PREFIX.len()..].to_string(), v)).collect()
 }

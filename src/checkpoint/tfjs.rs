@@ -88,13 +88,21 @@ impl TfjsGraph {
                 if !matches!(entry.dtype.as_str(), "float32" | "int32") || entry.quantization.is_some() {
                     return Err(CheckpointError::read(
                         json_path,
-                        format!("weight '{}' is {} (quantised: {}); only plain float32 and int32 are supported", entry.name, entry.dtype, entry.quantization.is_some()),
+                        format!(
+                            "weight '{}' is {} (quantised: {}); only plain float32 and int32 are supported",
+                            entry.name,
+                            entry.dtype,
+                            entry.quantization.is_some()
+                        ),
                     ));
                 }
                 let count: usize = entry.shape.iter().product();
                 let end = offset + count * 4;
                 let chunk = bytes.get(offset..end).ok_or_else(|| {
-                    CheckpointError::read(json_path, format!("weight '{}' runs past the end of the shards ({} bytes)", entry.name, bytes.len()))
+                    CheckpointError::read(
+                        json_path,
+                        format!("weight '{}' runs past the end of the shards ({} bytes)", entry.name, bytes.len()),
+                    )
                 })?;
                 let is_int = entry.dtype == "int32";
                 // Integer constants (reduction axes) are small and only counted, never computed
@@ -110,7 +118,10 @@ impl TfjsGraph {
                 offset = end;
             }
             if offset != bytes.len() {
-                return Err(CheckpointError::read(json_path, format!("the shards hold {} bytes, the manifest describes {offset}", bytes.len())));
+                return Err(CheckpointError::read(
+                    json_path,
+                    format!("the shards hold {} bytes, the manifest describes {offset}", bytes.len()),
+                ));
             }
         }
         Ok(Self { source: json_path.to_path_buf(), nodes: model.topology.node, weights })

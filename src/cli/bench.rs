@@ -81,14 +81,15 @@ pub fn ms(d: Duration) -> f64 {
 }
 
 fn bench_faces(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
-    use crate::face::{Embedder, FaceFinder, read_rgb};
     use crate::face::embedder::EMBEDDER_TEMPLATE;
+    use crate::face::{Embedder, FaceFinder, read_rgb};
 
     let picked = cli.compute_device()?;
     let device = picked.device;
     let finder = FaceFinder::load(&crate::assets::mtcnn_dir(), EMBEDDER_TEMPLATE, &device)?;
     let embedder = Embedder::load(&crate::assets::mobilefacenet_record(), &device)?;
-    let photo_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mobilefacenet/faces/AJ_Cook_0001.png");
+    let photo_path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mobilefacenet/faces/AJ_Cook_0001.png");
     let face = read_rgb(&photo_path)?;
     // A 250x250 photo like LFW's: the aligned face pasted into a larger grey frame.
     let mut photo = image::RgbImage::from_pixel(250, 250, image::Rgb([120, 120, 120]));
@@ -105,7 +106,13 @@ fn bench_faces(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
             embedder.embed(&faces)?;
             Ok(())
         })?;
-        println!("MobileFaceNet embed, batch {batch}: median {:.1} ms (min {:.1}, max {:.1}), {:.1} faces/s", ms(med), ms(min), ms(max), batch as f64 / med.as_secs_f64());
+        println!(
+            "MobileFaceNet embed, batch {batch}: median {:.1} ms (min {:.1}, max {:.1}), {:.1} faces/s",
+            ms(med),
+            ms(min),
+            ms(max),
+            batch as f64 / med.as_secs_f64()
+        );
     }
     Ok(())
 }
@@ -140,7 +147,12 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
         }
     };
     let [h, w] = config.input_size;
-    println!("FROM forward ({:?} widths, {:?} blocks, input {h}x{w}) on {}", config.widths, config.blocks, picked.info.short());
+    println!(
+        "FROM forward ({:?} widths, {:?} blocks, input {h}x{w}) on {}",
+        config.widths,
+        config.blocks,
+        picked.info.short()
+    );
     println!("{:>6} {:>12} {:>12} {:>12} {:>14}", "batch", "median", "min", "max", "faces/s");
     for &batch in &args.batch {
         anyhow::ensure!(batch > 0, "batch sizes must be at least 1");

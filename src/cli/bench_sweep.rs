@@ -43,7 +43,11 @@ fn balanced_subset(pairs: &[ImagePair], limit: usize) -> Vec<ImagePair> {
 
 /// `--model`, else the bundled FROM model, else FROM heads with random weights around the
 /// bundled MobileFaceNet, saved to the scratch folder (the timing does not depend on weights).
-fn model_path(args: &BenchArgs, scratch: &Path, device: &burn::tensor::Device) -> anyhow::Result<(PathBuf, &'static str)> {
+fn model_path(
+    args: &BenchArgs,
+    scratch: &Path,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<(PathBuf, &'static str)> {
     if let Some(path) = &args.model {
         return Ok((path.clone(), "given"));
     }

@@ -38,7 +38,8 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     let compute = cli.compute_device()?;
     let inner = compute.device.clone();
     let device = inner.clone().autodiff();
-    let backbone = Embedder::load(&assets::mobilefacenet_record(), &inner).context("loading the pretrained backbone")?;
+    let backbone =
+        Embedder::load(&assets::mobilefacenet_record(), &inner).context("loading the pretrained backbone")?;
     let finder = FaceFinder::load(&assets::mtcnn_dir(), EMBEDDER_TEMPLATE, &inner)?;
     let mut faces: Vec<RgbImage> = Vec::new();
     for path in sample_paths() {
@@ -49,8 +50,7 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     let flipped: Vec<RgbImage> = faces.iter().map(image::imageops::flip_horizontal).collect();
     let teacher_flipped = backbone.embed(&flipped.iter().collect::<Vec<_>>())?;
     let library = OccluderLibrary::bundled()?;
-    let styles =
-        vec![OcclusionStyle::Alpha, OcclusionStyle::Pasted(PasteBackground::Grey), OcclusionStyle::GreyBox];
+    let styles = vec![OcclusionStyle::Alpha, OcclusionStyle::Pasted(PasteBackground::Grey), OcclusionStyle::GreyBox];
     let protocol = RandomOcclusion::with_styles(&library, styles.clone());
 
     let mut batches: Vec<usize> = args.batch.iter().copied().filter(|&b| b >= 2).collect();

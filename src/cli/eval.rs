@@ -237,11 +237,22 @@ fn print_summary(results: &SweepResults) {
     for c in &results.conditions {
         println!("{}", summary_row(results, c));
     }
-    if let Some(model) = results.conditions.iter().find_map(|c| c.mask_contrast.map(|_| ())).and_then(|_| results.models.iter().find(|m| m.has_mask)) {
-        println!("mask contrast of {}: mean 1 - mask over cells at least half occluded / over cells not occluded", model.label);
+    if let Some(model) = results
+        .conditions
+        .iter()
+        .find_map(|c| c.mask_contrast.map(|_| ()))
+        .and_then(|_| results.models.iter().find(|m| m.has_mask))
+    {
+        println!(
+            "mask contrast of {}: mean 1 - mask over cells at least half occluded / over cells not occluded",
+            model.label
+        );
         for c in &results.conditions {
             if let Some(m) = &c.mask_contrast {
-                println!("{:<16} {:>7.3} / {:.3}  ({} faces)", c.label, m.covered_removed, m.uncovered_removed, m.faces);
+                println!(
+                    "{:<16} {:>7.3} / {:.3}  ({} faces)",
+                    c.label, m.covered_removed, m.uncovered_removed, m.faces
+                );
             }
         }
     }

@@ -39,7 +39,12 @@ struct Scored {
 }
 
 /// Aligns every distinct photo once, embeds them in batches, scores every pair.
-fn score(pairs: &[ImagePair], finder: &FaceFinder, embedder: &Embedder, no_face: &mut BTreeMap<PathBuf, String>) -> anyhow::Result<Scored> {
+fn score(
+    pairs: &[ImagePair],
+    finder: &FaceFinder,
+    embedder: &Embedder,
+    no_face: &mut BTreeMap<PathBuf, String>,
+) -> anyhow::Result<Scored> {
     let mut photos: Vec<&Path> = pairs.iter().flat_map(|p| [p.a.as_path(), p.b.as_path()]).collect();
     photos.sort();
     photos.dedup();
@@ -98,7 +103,11 @@ pub fn run(cli: &Cli, args: &EvalPairsArgs) -> anyhow::Result<()> {
     let right = (accuracy_at(&test.scores, &test.same, threshold) * test.scores.len() as f64).round();
     let accuracy = right / pairs.len() as f64;
     println!("pairs: {} ({} skipped: a photo without a detectable face, counted as errors)", pairs.len(), test.skipped);
-    println!("photos without a face: {missing} of {} ({:.2}%)", photos.len(), 100.0 * missing as f64 / photos.len() as f64);
+    println!(
+        "photos without a face: {missing} of {} ({:.2}%)",
+        photos.len(),
+        100.0 * missing as f64 / photos.len() as f64
+    );
     println!("threshold: {threshold:.3} (chosen on {source})");
     println!("accuracy: {:.2}%", 100.0 * accuracy);
     Ok(())

@@ -29,8 +29,12 @@ impl ModelArgs {
     pub fn load(&self, cli: &Cli, default_pick: FacePick) -> anyhow::Result<(FaceFinder, Embedder)> {
         let device = cli.compute_device()?.device;
         let record = self.embedder.clone().unwrap_or_else(assets::mobilefacenet_record);
-        let embedder = Embedder::load(&record, &device)
-            .with_context(|| format!("loading the face embedder (convert it with `maskscope convert {}`)", "../shared/models/mobilefacenet/mobilefacenet.json -o assets/mobilefacenet.bpk"))?;
+        let embedder = Embedder::load(&record, &device).with_context(|| {
+            format!(
+                "loading the face embedder (convert it with `maskscope convert {}`)",
+                "../shared/models/mobilefacenet/mobilefacenet.json -o assets/mobilefacenet.bpk"
+            )
+        })?;
         let mut finder = FaceFinder::load(&assets::mtcnn_dir(), EMBEDDER_TEMPLATE, &device)?;
         finder.pick = self.face.unwrap_or(default_pick);
         Ok((finder, embedder))

@@ -11,10 +11,7 @@ pub struct InfoArgs {
 
 pub fn run(cli: &Cli, args: &InfoArgs) -> anyhow::Result<()> {
     let picked = cli.compute_device()?;
-    let backends: Vec<&str> = ["flex", "wgpu"]
-        .into_iter()
-        .filter(|b| *b == "flex" || cfg!(feature = "wgpu"))
-        .collect();
+    let backends: Vec<&str> = ["flex", "wgpu"].into_iter().filter(|b| *b == "flex" || cfg!(feature = "wgpu")).collect();
     if args.json {
         let report = serde_json::json!({
             "version": env!("CARGO_PKG_VERSION"),
@@ -30,10 +27,7 @@ pub fn run(cli: &Cli, args: &InfoArgs) -> anyhow::Result<()> {
     println!("  requested: {:?}", picked.info.requested);
     println!("  why: {}", picked.info.reason);
     if let Some(adapter) = &picked.info.adapter {
-        println!(
-            "  adapter: {} ({}, {}, driver: {})",
-            adapter.name, adapter.api, adapter.device_type, adapter.driver
-        );
+        println!("  adapter: {} ({}, {}, driver: {})", adapter.name, adapter.api, adapter.device_type, adapter.driver);
     }
     Ok(())
 }

@@ -16,7 +16,15 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(len: usize, what: &str) -> Self {
-        Self { what: what.to_string(), len, pos: 0, start: Instant::now(), terminal: std::io::stderr().is_terminal(), last_decile: 0, message: String::new() }
+        Self {
+            what: what.to_string(),
+            len,
+            pos: 0,
+            start: Instant::now(),
+            terminal: std::io::stderr().is_terminal(),
+            last_decile: 0,
+            message: String::new(),
+        }
     }
 
     /// Text shown after the counts (e.g. the current loss).

@@ -80,7 +80,8 @@ impl TrainArgs {
         let mut config = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-                TrainConfig::from_json(&text).with_context(|| format!("{}: not a training configuration", path.display()))?
+                TrainConfig::from_json(&text)
+                    .with_context(|| format!("{}: not a training configuration", path.display()))?
             }
             None => TrainConfig::new(),
         };

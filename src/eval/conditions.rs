@@ -28,8 +28,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::occlusion::{
     OccLfw20, Occluder, OccluderLibrary, Occlusion, OcclusionError, OcclusionStyle, PasteBackground, Region,
-    SWEEP_GREY, SquareFill, composite, fnv1a64, grey_region, occlude_region_stretched, pasted_region,
-    square_occlusion, x_offset,
+    SWEEP_GREY, SquareFill, composite, fnv1a64, grey_region, occlude_region_stretched, pasted_region, square_occlusion,
+    x_offset,
 };
 use crate::patterns::BinaryMask;
 
@@ -201,7 +201,11 @@ impl FromStr for Condition {
 }
 
 fn square(side: u32) -> Result<Condition, ConditionError> {
-    if (1..=MAX_SQUARE_SIDE).contains(&side) { Ok(Condition::Square(side)) } else { Err(ConditionError::SquareSide { side }) }
+    if (1..=MAX_SQUARE_SIDE).contains(&side) {
+        Ok(Condition::Square(side))
+    } else {
+        Err(ConditionError::SquareSide { side })
+    }
 }
 
 /// Reads a comma-separated protocol such as `clean,regions,occ-lfw-2.0,random-sizes`.
@@ -319,7 +323,11 @@ impl<'a> Occluders<'a> {
             region_fill,
             square_fill,
             occ_lfw: OccLfw20::with_seed(library, occ_lfw_seed),
-            occ_lfw_pasted: OccLfw20::with_style(library, occ_lfw_seed, OcclusionStyle::Pasted(PasteBackground::default())),
+            occ_lfw_pasted: OccLfw20::with_style(
+                library,
+                occ_lfw_seed,
+                OcclusionStyle::Pasted(PasteBackground::default()),
+            ),
             paste_background: PasteBackground::default(),
             square_seed,
             stretched: Default::default(),
@@ -364,7 +372,12 @@ impl<'a> Occluders<'a> {
 
     /// Occludes an aligned face (112x96 or 112x112) as `condition` says; `key` is the image key
     /// (its path under the dataset root) that seeds the random conditions. `None` for `clean`.
-    pub fn apply(&self, condition: Condition, face: &mut RgbImage, key: &str) -> Result<Option<Occlusion>, OcclusionError> {
+    pub fn apply(
+        &self,
+        condition: Condition,
+        face: &mut RgbImage,
+        key: &str,
+    ) -> Result<Option<Occlusion>, OcclusionError> {
         Ok(Some(match condition {
             Condition::Clean => return Ok(None),
             Condition::Region(region) => match (self.region_fill, self.region_drawing(region)) {

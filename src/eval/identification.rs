@@ -152,10 +152,18 @@ pub fn identify<G: AsRef<str>, P: AsRef<str>>(
     max_rank: usize,
 ) -> Result<IdentificationReport, IdentificationError> {
     if gallery_ids.len() != gallery.len() {
-        return Err(IdentificationError::LabelCount { which: "gallery", embeddings: gallery.len(), labels: gallery_ids.len() });
+        return Err(IdentificationError::LabelCount {
+            which: "gallery",
+            embeddings: gallery.len(),
+            labels: gallery_ids.len(),
+        });
     }
     if probe_ids.len() != probes.len() {
-        return Err(IdentificationError::LabelCount { which: "probes", embeddings: probes.len(), labels: probe_ids.len() });
+        return Err(IdentificationError::LabelCount {
+            which: "probes",
+            embeddings: probes.len(),
+            labels: probe_ids.len(),
+        });
     }
     if gallery.is_empty() {
         return Err(IdentificationError::EmptyGallery);
@@ -202,7 +210,9 @@ pub fn identify<G: AsRef<str>, P: AsRef<str>>(
         return Err(IdentificationError::NoClosedSetProbes { probes: probes.len() });
     }
     let closed = ranks.len() as f64;
-    let cmc: Vec<f64> = (1..=names.len().min(max_rank.max(1))).map(|k| ranks.iter().filter(|&&r| r <= k).count() as f64 / closed).collect();
+    let cmc: Vec<f64> = (1..=names.len().min(max_rank.max(1)))
+        .map(|k| ranks.iter().filter(|&&r| r <= k).count() as f64 / closed)
+        .collect();
     Ok(IdentificationReport {
         gallery_images: gallery.len(),
         gallery_identities: names.len(),
@@ -227,7 +237,11 @@ pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "bmp", "gif", "we
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, IdentificationError> {
     let io = |source| IdentificationError::Io { path: dir.to_path_buf(), source };
-    let mut paths = std::fs::read_dir(dir).map_err(io)?.map(|entry| entry.map(|e| e.path())).collect::<Result<Vec<_>, _>>().map_err(io)?;
+    let mut paths = std::fs::read_dir(dir)
+        .map_err(io)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io)?;
     paths.sort();
     Ok(paths)
 }
@@ -245,11 +259,16 @@ pub fn list_identity_folders(root: &Path) -> Result<Vec<LabelledImage>, Identifi
         if hidden(&folder) || !folder.is_dir() {
             continue;
         }
-        let identity =
-            folder.file_name().and_then(|n| n.to_str()).ok_or_else(|| IdentificationError::NonUtf8 { path: folder.clone() })?.to_string();
+        let identity = folder
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| IdentificationError::NonUtf8 { path: folder.clone() })?
+            .to_string();
         for path in read_dir_sorted(&folder)? {
-            let is_image =
-                path.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)));
+            let is_image = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)));
             if is_image && !hidden(&path) && path.is_file() {
                 images.push(LabelledImage { identity: identity.clone(), path });
             }

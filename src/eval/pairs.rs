@@ -178,7 +178,8 @@ pub fn parse_pairs_csv(text: &str, path: &Path, base: &Path) -> Result<Vec<Image
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).trim(csv::Trim::All).from_reader(trimmed.as_bytes());
+        let mut reader =
+            csv::ReaderBuilder::new().has_headers(false).trim(csv::Trim::All).from_reader(trimmed.as_bytes());
         let record = match reader.records().next() {
             Some(Ok(record)) => record,
             Some(Err(e)) => return Err(malformed(path, line, e.to_string())),
@@ -186,7 +187,11 @@ pub fn parse_pairs_csv(text: &str, path: &Path, base: &Path) -> Result<Vec<Image
         };
         let fields: Vec<&str> = record.iter().collect();
         let [a, b, same] = fields.as_slice() else {
-            return Err(malformed(path, line, format!("expected 3 fields (path_a,path_b,same), found {}", fields.len())));
+            return Err(malformed(
+                path,
+                line,
+                format!("expected 3 fields (path_a,path_b,same), found {}", fields.len()),
+            ));
         };
         let label = parse_same(same);
         let named = a.eq_ignore_ascii_case("path_a") && b.eq_ignore_ascii_case("path_b");

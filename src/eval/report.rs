@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use image::RgbImage;
 
 use super::conditions::{Condition, RegionFill};
+use super::folds::FoldScheme;
 use super::plots::{
     AreaCurves, AreaSeries, CurveStyle, Dash, PlotError, RegionBar, RegionBars, RocCurve, RocCurves, write_area_curves,
     write_atomic, write_region_bars, write_roc,
 };
 use super::results::{ConditionResult, Embedding, PathInfo, SweepResults};
 use super::roc::TarResult;
-use super::folds::FoldScheme;
 use super::verification::VerificationReport;
 use crate::occlusion::Region;
 
@@ -84,11 +84,7 @@ fn accuracy_percent(condition: &ConditionResult, path: &str) -> Option<f64> {
 /// when there is no pair to compare or no region / Occ-LFW-2.0 condition.
 pub fn region_bars(results: &SweepResults, thumbnails: &[(Condition, RgbImage)]) -> Option<RegionBars> {
     let (base, from) = compared_pair(results)?;
-    let groups: Vec<&ConditionResult> = results
-        .conditions
-        .iter()
-        .filter(|c| c.condition.is_figure_group())
-        .collect();
+    let groups: Vec<&ConditionResult> = results.conditions.iter().filter(|c| c.condition.is_figure_group()).collect();
     let mut regions = Vec::new();
     for c in &groups {
         regions.push(RegionBar {
@@ -146,7 +142,8 @@ fn path_style(results: &SweepResults, path: &PathInfo) -> CurveStyle {
 pub fn roc_conditions(results: &SweepResults) -> Vec<Condition> {
     let budget = if results.paths.len() > 2 { 3 } else { 5 };
     let present = |c: Condition| results.condition(c).is_some();
-    let mut chosen: Vec<Condition> = [Condition::Clean, Condition::OccLfw20].into_iter().filter(|&c| present(c)).collect();
+    let mut chosen: Vec<Condition> =
+        [Condition::Clean, Condition::OccLfw20].into_iter().filter(|&c| present(c)).collect();
     chosen.extend(ROC_REGIONS.iter().map(|&r| Condition::Region(r)).filter(|&c| present(c)));
     let squares: Vec<Condition> =
         results.conditions.iter().map(|c| c.condition).filter(|c| matches!(c, Condition::Square(_))).collect();
@@ -210,8 +207,11 @@ pub fn area_curves(results: &SweepResults) -> Option<AreaCurves> {
         .paths
         .iter()
         .map(|path| {
-            let mut points: Vec<(f64, f64)> = clean.iter().filter_map(|c| Some((0.0, accuracy_percent(c, &path.label)?))).collect();
-            points.extend(squares.iter().filter_map(|c| Some((100.0 * c.area_fraction, accuracy_percent(c, &path.label)?))));
+            let mut points: Vec<(f64, f64)> =
+                clean.iter().filter_map(|c| Some((0.0, accuracy_percent(c, &path.label)?))).collect();
+            points.extend(
+                squares.iter().filter_map(|c| Some((100.0 * c.area_fraction, accuracy_percent(c, &path.label)?))),
+            );
             AreaSeries { label: path.label.clone(), points, style: Some(path_style(results, path)) }
         })
         .collect();
@@ -224,7 +224,11 @@ pub fn area_curves(results: &SweepResults) -> Option<AreaCurves> {
 
 /// Writes results.json, results.csv, figure1/roc/area (.png and .svg) and report.md into `out`
 /// (created if needed); returns the files written.
-pub fn write_outputs(results: &SweepResults, thumbnails: &[(Condition, RgbImage)], out: &Path) -> Result<Vec<PathBuf>, ReportError> {
+pub fn write_outputs(
+    results: &SweepResults,
+    thumbnails: &[(Condition, RgbImage)],
+    out: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(out).map_err(|source| ReportError::CreateDir { path: out.to_path_buf(), source })?;
     let mut written = Vec::new();
     let mut write = |name: &str, bytes: &[u8]| -> Result<(), ReportError> {
@@ -275,19 +279,44 @@ fn tar_cell(report: &VerificationReport, far: f64) -> String {
 /// report.md: setup, figures and tables (a summary of accuracies, then every metric).
 pub fn markdown(results: &SweepResults, figures: &[Figure]) -> String {
     let mut md = String::new();
-    let file = results.pairs.file.file_name().map_or_else(|| results.pairs.file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let file = results
+        .pairs
+        .file
+        .file_name()
+        .map_or_else(|| results.pairs.file.display().to_string(), |n| n.to_string_lossy().into_owned());
     let _ = writeln!(md, "# Occluded face verification on {file}\n");
     let _ = writeln!(
         md,
         "{} {}, device {}, wall time {:.0} s (align {:.0} s, occlude + embed + score {:.0} s).\n",
-        results.software.name, results.software.version, results.device, results.wall_time_s, results.timings.align_s, results.timings.embed_s
+        results.software.name,
+        results.software.version,
+        results.device,
+        results.wall_time_s,
+        results.timings.align_s,
+        results.timings.embed_s
     );
     let _ = writeln!(md, "## Setup\n");
     let p = &results.pairs;
-    let _ = writeln!(md, "- Pairs: `{}`, {} pairs ({} same, {} different).", p.file.display(), p.count, p.genuine, p.impostor);
+    let _ = writeln!(
+        md,
+        "- Pairs: `{}`, {} pairs ({} same, {} different).",
+        p.file.display(),
+        p.count,
+        p.genuine,
+        p.impostor
+    );
     for m in &results.models {
-        let sha = m.sha256.as_deref().map_or("not from a file".to_string(), |s| format!("sha256 {}", &s[..s.len().min(16)]));
-        let _ = writeln!(md, "- Model `{}`: {} ({}x{} input), `{}`, {sha}.", m.label, m.network, m.input_size[0], m.input_size[1], m.path.display());
+        let sha =
+            m.sha256.as_deref().map_or("not from a file".to_string(), |s| format!("sha256 {}", &s[..s.len().min(16)]));
+        let _ = writeln!(
+            md,
+            "- Model `{}`: {} ({}x{} input), `{}`, {sha}.",
+            m.label,
+            m.network,
+            m.input_size[0],
+            m.input_size[1],
+            m.path.display()
+        );
     }
     let paths: Vec<String> = results
         .paths
@@ -301,7 +330,8 @@ pub fn markdown(results: &SweepResults, figures: &[Figure]) -> String {
         })
         .collect();
     let _ = writeln!(md, "- Compared: {}.", paths.join(", "));
-    let fills: Vec<String> = results.protocol.region_occluders.iter().map(|r| format!("{} → {}", r.region, r.fill)).collect();
+    let fills: Vec<String> =
+        results.protocol.region_occluders.iter().map(|r| format!("{} → {}", r.region, r.fill)).collect();
     let _ = writeln!(
         md,
         "- Occlusion: the second image of each pair, after alignment; the first stays clean. Regions: {}. \
@@ -334,9 +364,18 @@ pub fn markdown(results: &SweepResults, figures: &[Figure]) -> String {
     }
     for figure in figures {
         let (stem, caption) = match figure {
-            Figure::Regions => ("figure1", "Accuracy (10-fold) by occluded region, after the FROM paper's Fig. 1. Numbers under the names: the region's share of the 112x96 face (Occ-LFW-2.0: the measured mean share). Dashed lines: accuracy without occlusion."),
-            Figure::Roc => ("roc", "ROC curves of a readable subset of the conditions (results.json holds every curve). Dashed: baseline (unmasked); solid: FROM (masked)."),
-            Figure::Area => ("area", "Accuracy (10-fold) against the mean occluded share of the face, for squares of growing side at seeded random positions (0 %: clean)."),
+            Figure::Regions => (
+                "figure1",
+                "Accuracy (10-fold) by occluded region, after the FROM paper's Fig. 1. Numbers under the names: the region's share of the 112x96 face (Occ-LFW-2.0: the measured mean share). Dashed lines: accuracy without occlusion.",
+            ),
+            Figure::Roc => (
+                "roc",
+                "ROC curves of a readable subset of the conditions (results.json holds every curve). Dashed: baseline (unmasked); solid: FROM (masked).",
+            ),
+            Figure::Area => (
+                "area",
+                "Accuracy (10-fold) against the mean occluded share of the face, for squares of growing side at seeded random positions (0 %: clean).",
+            ),
         };
         let _ = writeln!(md, "![{stem}]({stem}.png)\n\n{caption} ([SVG]({stem}.svg))\n");
     }
@@ -374,7 +413,10 @@ Mean of 1 − mask (averaged over channels) over the mask cells an occlusion cov
 ",
         model.label
     );
-    let _ = writeln!(md, "| condition | 1 − mask, occluded cells | 1 − mask, visible cells | faces |\n| --- | ---: | ---: | ---: |");
+    let _ = writeln!(
+        md,
+        "| condition | 1 − mask, occluded cells | 1 − mask, visible cells | faces |\n| --- | ---: | ---: | ---: |"
+    );
     for (c, m) in rows {
         let _ = writeln!(md, "| {} | {:.3} | {:.3} | {} |", c.label, m.covered_removed, m.uncovered_removed, m.faces);
     }
@@ -419,7 +461,10 @@ fn summary_table(md: &mut String, results: &SweepResults) {
 /// Every metric, one row per condition and path.
 fn metrics_table(md: &mut String, results: &SweepResults) {
     let _ = writeln!(md, "## All metrics (%)\n");
-    let _ = writeln!(md, "| condition | path | accuracy | AUC | EER | TAR@FAR 1e-2 | TAR@FAR 1e-3 | TAR@FAR 1e-4 | best thr. |");
+    let _ = writeln!(
+        md,
+        "| condition | path | accuracy | AUC | EER | TAR@FAR 1e-2 | TAR@FAR 1e-3 | TAR@FAR 1e-4 | best thr. |"
+    );
     let _ = writeln!(md, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for c in &results.conditions {
         for p in &c.paths {

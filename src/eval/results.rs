@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::conditions::{Condition, RegionFill, SquareFillKind};
+use super::folds::FoldScheme;
+use super::mask_contrast::MaskContrast;
 use super::pairs::PairsFormat;
 use super::roc::TarResult;
-use super::folds::FoldScheme;
 use super::verification::VerificationReport;
-use super::mask_contrast::MaskContrast;
 use crate::occlusion::PasteBackground;
 
 /// ROC points kept per curve in results.json: enough to redraw the curve on linear and log

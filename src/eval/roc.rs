@@ -89,7 +89,11 @@ pub fn roc_curve(scores: &[f32], same: &[bool]) -> Result<Roc, ScoresError> {
             fp += 1;
         }
         if sorted.get(i + 1).is_none_or(|next| next.0 != score) {
-            points.push(RocPoint { far: fp as f64 / impostor as f64, tar: tp as f64 / genuine as f64, threshold: score });
+            points.push(RocPoint {
+                far: fp as f64 / impostor as f64,
+                tar: tp as f64 / genuine as f64,
+                threshold: score,
+            });
         }
     }
     Ok(Roc { points, genuine, impostor })
@@ -122,7 +126,10 @@ impl Roc {
         // Same arithmetic as the points' FAR, so a FAR of exactly `far` is admitted.
         if 1.0 / self.impostor as f64 > far {
             let needed = (1.0 / far).ceil() as usize;
-            return TarAtFar { far, result: TarResult::NotEnoughImpostorPairs { impostor_pairs: self.impostor, needed } };
+            return TarAtFar {
+                far,
+                result: TarResult::NotEnoughImpostorPairs { impostor_pairs: self.impostor, needed },
+            };
         }
         let admissible = self.points.iter().take_while(|p| p.far <= far);
         let best = admissible.fold(self.points[0], |best, p| if p.tar > best.tar { *p } else { best });

@@ -74,7 +74,12 @@ pub fn fold_ranges(n: usize, folds: usize) -> Vec<Range<usize>> {
 /// The official code searches `np.arange(-1.0, 1.0, 0.005)` in float64; this searches the f32
 /// [`threshold_grid`], which decides differently only for a score lying between a grid value's
 /// f32 and f64 forms. Needs at least `folds` pairs; a fold may hold one class only.
-pub fn kfold_accuracy(scores: &[f32], same: &[bool], folds: usize, tie: TieBreak) -> Result<KFoldAccuracy, ScoresError> {
+pub fn kfold_accuracy(
+    scores: &[f32],
+    same: &[bool],
+    folds: usize,
+    tie: TieBreak,
+) -> Result<KFoldAccuracy, ScoresError> {
     check_scores(scores, same)?;
     let n = scores.len();
     if folds < 2 || n < folds {
@@ -96,7 +101,8 @@ pub fn kfold_accuracy(scores: &[f32], same: &[bool], folds: usize, tie: TieBreak
     }
     let mut per_fold = Vec::with_capacity(folds);
     for (f, range) in ranges.iter().enumerate() {
-        let train = |hist: &[Vec<usize>], bin: usize| -> usize { (0..folds).filter(|&g| g != f).map(|g| hist[g][bin]).sum() };
+        let train =
+            |hist: &[Vec<usize>], bin: usize| -> usize { (0..folds).filter(|&g| g != f).map(|g| hist[g][bin]).sum() };
         let mut genuine_above: usize = (0..bins).map(|b| train(&genuine, b)).sum();
         let mut impostor_below = 0;
         let mut best: Option<(f32, usize)> = None;

@@ -7,8 +7,8 @@ use image::RgbImage;
 
 use crate::align::FaceTemplate;
 use crate::checkpoint::{CheckpointError, record};
-use crate::model::mobilefacenet::{MobileFaceNet, MobileFaceNetConfig, normalize_mobilefacenet};
 use crate::model::cpu_layers::CpuNetError;
+use crate::model::mobilefacenet::{MobileFaceNet, MobileFaceNetConfig, normalize_mobilefacenet};
 use crate::model::mobilefacenet_cpu::CpuMobileFaceNet;
 
 /// Architecture tag of the embedder's record.
@@ -73,7 +73,8 @@ impl Embedder {
             let input = Tensor::<4>::from_data(TensorData::new(pixels, [chunk.len(), 3, 112, 112]), &self.device);
             let embeddings = self.net.forward(normalize_mobilefacenet(input));
             let dim = embeddings.dims()[1];
-            let values = embeddings.into_data().try_to_vec::<f32>().map_err(|e| EmbedderError::Readback(format!("{e:?}")))?;
+            let values =
+                embeddings.into_data().try_to_vec::<f32>().map_err(|e| EmbedderError::Readback(format!("{e:?}")))?;
             out.extend(values.chunks(dim).map(<[f32]>::to_vec));
         }
         Ok(out)

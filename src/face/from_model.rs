@@ -15,8 +15,8 @@ use crate::checkpoint::record::{self, FROM_LRESNET, FROM_MOBILEFACENET};
 use crate::checkpoint::{CheckpointError, load_from_net};
 use crate::face::Embedder;
 use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig, MOBILEFACENET_FEATURE_SIDE};
-use crate::model::mobilefacenet::{MOBILEFACENET_FEATURES, MobileFaceNet, normalize_mobilefacenet};
 use crate::model::from_mobilefacenet_cpu::CpuFromMobileFaceNet;
+use crate::model::mobilefacenet::{MOBILEFACENET_FEATURES, MobileFaceNet, normalize_mobilefacenet};
 use crate::model::mobilefacenet_cpu::CpuMobileFaceNet;
 use crate::model::{FromNet, FromNetConfig, FromOutput, normalize_pixels};
 use crate::patterns::PatternSet;
@@ -39,10 +39,18 @@ pub enum ModelError {
 /// The networks behind a [`FaceModel`].
 #[derive(Debug)]
 pub enum Network {
-    FromMobileFaceNet { net: FromMobileFaceNet, config: FromMobileFaceNetConfig },
-    FromLResNet { net: FromNet, config: FromNetConfig },
+    FromMobileFaceNet {
+        net: FromMobileFaceNet,
+        config: FromMobileFaceNetConfig,
+    },
+    FromLResNet {
+        net: FromNet,
+        config: FromNetConfig,
+    },
     /// An embedder with no FROM heads: masked and unmasked embeddings are the same.
-    Plain { net: MobileFaceNet },
+    Plain {
+        net: MobileFaceNet,
+    },
 }
 
 /// The decoded feature mask of one face (1 keeps a feature, 0 removes it).
@@ -229,9 +237,15 @@ impl FaceModel {
                 if !heads {
                     return Ok(Batch { masked: out.masked, unmasked: out.unmasked, heads: None });
                 }
-                let [channels, height, width] = [MOBILEFACENET_FEATURES, MOBILEFACENET_FEATURE_SIDE, MOBILEFACENET_FEATURE_SIDE];
-                let masks = out.masks.into_iter().map(|values| FeatureMask { channels, height, width, values }).collect();
-                return Ok(Batch { masked: out.masked, unmasked: out.unmasked, heads: Some((masks, out.pattern_logits)) });
+                let [channels, height, width] =
+                    [MOBILEFACENET_FEATURES, MOBILEFACENET_FEATURE_SIDE, MOBILEFACENET_FEATURE_SIDE];
+                let masks =
+                    out.masks.into_iter().map(|values| FeatureMask { channels, height, width, values }).collect();
+                return Ok(Batch {
+                    masked: out.masked,
+                    unmasked: out.unmasked,
+                    heads: Some((masks, out.pattern_logits)),
+                });
             }
             Some(CpuPath::Plain(cpu)) => {
                 let embeddings = cpu.embeddings(faces);
@@ -279,10 +293,14 @@ impl FaceModel {
             self.check_sizes(chunk, c * MODEL_BATCH)?;
             let Batch { masked, unmasked, heads } = self.run(chunk, true)?;
             let (masks, probabilities) = match heads {
-                Some((masks, logits)) => (masks.into_iter().map(Some).collect(), logits.iter().map(|l| softmax(l)).collect()),
+                Some((masks, logits)) => {
+                    (masks.into_iter().map(Some).collect(), logits.iter().map(|l| softmax(l)).collect())
+                }
                 None => (vec![None; chunk.len()], vec![Vec::new(); chunk.len()]),
             };
-            for (((masked, unmasked), mask), pattern_probabilities) in masked.into_iter().zip(unmasked).zip(masks).zip(probabilities) {
+            for (((masked, unmasked), mask), pattern_probabilities) in
+                masked.into_iter().zip(unmasked).zip(masks).zip(probabilities)
+            {
                 out.push(FaceOutputs { masked, unmasked, mask, pattern_probabilities });
             }
         }
@@ -292,7 +310,9 @@ impl FaceModel {
     /// The same model on another device (e.g. the GUI's GPU).
     pub fn to_device(self, device: &Device) -> Self {
         let network = match self.network {
-            Network::FromMobileFaceNet { net, config } => Network::FromMobileFaceNet { net: net.to_device(device), config },
+            Network::FromMobileFaceNet { net, config } => {
+                Network::FromMobileFaceNet { net: net.to_device(device), config }
+            }
             Network::FromLResNet { net, config } => Network::FromLResNet { net: net.to_device(device), config },
             Network::Plain { net } => Network::Plain { net: net.to_device(device) },
         };

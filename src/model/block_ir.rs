@@ -20,10 +20,7 @@ pub fn conv3x3(channels: [usize; 2], stride: usize, bias: bool, device: &Device)
 
 /// 1x1 convolution.
 pub fn conv1x1(channels: [usize; 2], stride: usize, bias: bool, device: &Device) -> Conv2d {
-    Conv2dConfig::new(channels, [1, 1])
-        .with_stride([stride, stride])
-        .with_bias(bias)
-        .init(device)
+    Conv2dConfig::new(channels, [1, 1]).with_stride([stride, stride]).with_bias(bias).init(device)
 }
 
 /// Per-channel PReLU, initialised like PyTorch (0.25).

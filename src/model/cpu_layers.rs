@@ -55,13 +55,19 @@ impl Nhwc {
     /// the tests compare with burn's forward pass, and what training feeds a frozen prefix's
     /// output into.
     pub fn to_tensor(&self, device: &burn::tensor::Device) -> Tensor<4> {
-        let data = burn::tensor::TensorData::new(self.channels_first().concat(), [self.batch, self.channels, self.height, self.width]);
+        let data = burn::tensor::TensorData::new(
+            self.channels_first().concat(),
+            [self.batch, self.channels, self.height, self.width],
+        );
         Tensor::from_data(data, device)
     }
 
     /// Element-wise product with maps of the same shape (FROM's mask on the features).
     pub fn times(&self, other: &Nhwc) -> Self {
-        assert_eq!((self.batch, self.height, self.width, self.channels), (other.batch, other.height, other.width, other.channels));
+        assert_eq!(
+            (self.batch, self.height, self.width, self.channels),
+            (other.batch, other.height, other.width, other.channels)
+        );
         Self { data: self.data.iter().zip(&other.data).map(|(a, b)| a * b).collect(), ..*self }
     }
 
@@ -162,7 +168,12 @@ pub(crate) struct Epilogue {
 
 impl Epilogue {
     /// The bias (zeros without one) and the optional PReLU of a layer with `channels` outputs.
-    fn new(bias: Option<&Param<Tensor<1>>>, act: Option<&PRelu>, channels: usize, layer: &str) -> Result<Self, CpuNetError> {
+    fn new(
+        bias: Option<&Param<Tensor<1>>>,
+        act: Option<&PRelu>,
+        channels: usize,
+        layer: &str,
+    ) -> Result<Self, CpuNetError> {
         let slopes = act.map(|act| prelu_slopes(act, channels, layer)).transpose()?;
         Ok(Self { bias: bias_values(bias, channels, layer)?, slopes, scale_shift: None, sigmoid: false })
     }
@@ -229,7 +240,11 @@ pub(crate) fn values<const D: usize>(tensor: Tensor<D>, layer: &str) -> Result<V
 }
 
 /// A layer's bias, or zeros for one without.
-pub(crate) fn bias_values(bias: Option<&Param<Tensor<1>>>, channels: usize, layer: &str) -> Result<Vec<f32>, CpuNetError> {
+pub(crate) fn bias_values(
+    bias: Option<&Param<Tensor<1>>>,
+    channels: usize,
+    layer: &str,
+) -> Result<Vec<f32>, CpuNetError> {
     match bias {
         Some(bias) => values(bias.val(), layer),
         None => Ok(vec![0.0; channels]),
@@ -315,7 +330,9 @@ impl Layer {
 
     fn epilogue_mut(&mut self) -> &mut Epilogue {
         match self {
-            Layer::Pointwise { epilogue, .. } | Layer::Depthwise { epilogue, .. } | Layer::Dense { epilogue, .. } => epilogue,
+            Layer::Pointwise { epilogue, .. } | Layer::Depthwise { epilogue, .. } | Layer::Dense { epilogue, .. } => {
+                epilogue
+            }
         }
     }
 
@@ -486,7 +503,14 @@ pub(crate) mod tests {
                 .with_padding(padding)
                 .init(&device);
             let act = PReluConfig::new().with_num_parameters(cout).with_alpha(0.2).init(&device);
-            let act = PRelu { alpha: burn::module::Param::from_tensor(act.alpha.val().add_scalar(0.1).mul(Tensor::random([cout], Distribution::Uniform(0.0, 2.0), &device))), ..act };
+            let act = PRelu {
+                alpha: burn::module::Param::from_tensor(act.alpha.val().add_scalar(0.1).mul(Tensor::random(
+                    [cout],
+                    Distribution::Uniform(0.0, 2.0),
+                    &device,
+                ))),
+                ..act
+            };
             let x = random([2, cin, side, side], &device);
             let layer = Layer::new(&conv, Some(&act), "case").unwrap();
             let reference = act.forward(conv.forward(x.clone()));
@@ -512,6 +536,9 @@ pub(crate) mod tests {
         let up = x.upsample_x2();
         assert_eq!((up.height, up.width), (4, 2));
         assert_eq!(up.data, vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 4.0, 3.0, 4.0, 3.0, 4.0]);
-        assert_eq!(up.channels_first(), vec![vec![1.0, 1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0, 4.0, 4.0, 4.0, 4.0]]);
+        assert_eq!(
+            up.channels_first(),
+            vec![vec![1.0, 1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0, 4.0, 4.0, 4.0, 4.0]]
+        );
     }
 }

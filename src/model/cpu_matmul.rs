@@ -133,7 +133,8 @@ fn matmul_tiles<const MR: usize, const NR: usize>(
         }
         return;
     }
-    let row_blocks: Vec<Vec<f32>> = (0..m).step_by(MR).map(|row0| row_block::<MR>(lhs, m, k, row0, &mut padded).to_vec()).collect();
+    let row_blocks: Vec<Vec<f32>> =
+        (0..m).step_by(MR).map(|row0| row_block::<MR>(lhs, m, k, row0, &mut padded).to_vec()).collect();
     for j in 0..rhs.panels.len() / (k * NR) {
         for depth in (0..k).step_by(KC) {
             let depths = depth..(depth + KC).min(k);
@@ -149,7 +150,13 @@ fn matmul_tiles<const MR: usize, const NR: usize>(
 /// Rows `row0 .. row0 + MR` of `lhs`; a short last block is padded with zero rows (in
 /// `padded`) so the kernel always runs full tiles.
 #[inline(always)]
-fn row_block<'a, const MR: usize>(lhs: &'a [f32], m: usize, k: usize, row0: usize, padded: &'a mut Vec<f32>) -> &'a [f32] {
+fn row_block<'a, const MR: usize>(
+    lhs: &'a [f32],
+    m: usize,
+    k: usize,
+    row0: usize,
+    padded: &'a mut Vec<f32>,
+) -> &'a [f32] {
     let rows = MR.min(m - row0);
     if rows == MR {
         return &lhs[row0 * k..(row0 + MR) * k];
@@ -162,7 +169,15 @@ fn row_block<'a, const MR: usize>(lhs: &'a [f32], m: usize, k: usize, row0: usiz
 
 /// Writes (or adds) the valid part of the tile for rows `row0 ..` and panel `j`.
 #[inline(always)]
-fn store<const MR: usize, const NR: usize>(tile: &[[f32; NR]; MR], dst: &mut [f32], n: usize, row0: usize, m: usize, j: usize, add: bool) {
+fn store<const MR: usize, const NR: usize>(
+    tile: &[[f32; NR]; MR],
+    dst: &mut [f32],
+    n: usize,
+    row0: usize,
+    m: usize,
+    j: usize,
+    add: bool,
+) {
     let (first, width) = (j * NR, NR.min(n - j * NR));
     for (r, values) in tile.iter().take(MR.min(m - row0)).enumerate() {
         let out = &mut dst[(row0 + r) * n + first..][..width];
@@ -178,7 +193,12 @@ fn store<const MR: usize, const NR: usize>(tile: &[[f32; NR]; MR], dst: &mut [f3
 /// holds those depths' rows of one packed panel (`[depths][NR]`). `FMA` picks fused
 /// multiply-adds, which are one instruction only where the caller enabled the feature.
 #[inline(always)]
-fn tile<const FMA: bool, const MR: usize, const NR: usize>(block: &[f32], k: usize, depths: Range<usize>, panel: &[f32]) -> [[f32; NR]; MR] {
+fn tile<const FMA: bool, const MR: usize, const NR: usize>(
+    block: &[f32],
+    k: usize,
+    depths: Range<usize>,
+    panel: &[f32],
+) -> [[f32; NR]; MR] {
     let mut acc = [[0f32; NR]; MR];
     let rows: [&[f32]; MR] = std::array::from_fn(|r| &block[r * k + depths.start..r * k + depths.end]);
     for (p, weights) in panel.chunks_exact(NR).enumerate() {
@@ -199,7 +219,9 @@ fn tile<const FMA: bool, const MR: usize, const NR: usize>(block: &[f32], k: usi
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_4x64_avx512(block: &[f32], k: usize, depths: Range<usize>, panel: &[f32]) -> [[f32; 64]; 4] {
-    use std::arch::x86_64::{__m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps};
+    use std::arch::x86_64::{
+        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
+    };
     assert!(block.len() >= 3 * k + depths.end && panel.len() == depths.len() * 64, "tile operand sizes");
     let len = depths.len();
     let mut acc: [[__m512; 4]; 4] = [[_mm512_setzero_ps(); 4]; 4];

@@ -68,12 +68,8 @@ impl FromMobileFaceNetConfig {
         let [side_h, side_w] = self.feature_size();
         FromMobileFaceNet {
             backbone,
-            fpn: FpnConfig::new(MOBILEFACENET_TAP_CHANNELS, self.fpn_channels)
-                .with_official_extras(false)
-                .init(device),
-            mask: MaskDecoderConfig::new(self.fpn_channels, MOBILEFACENET_FEATURES)
-                .with_start_open(true)
-                .init(device),
+            fpn: FpnConfig::new(MOBILEFACENET_TAP_CHANNELS, self.fpn_channels).with_official_extras(false).init(device),
+            mask: MaskDecoderConfig::new(self.fpn_channels, MOBILEFACENET_FEATURES).with_start_open(true).init(device),
             regress: FlatHeadConfig::new(MOBILEFACENET_FEATURES * side_h * side_w, self.pattern_count(), false)
                 .init(device),
         }

@@ -7,10 +7,10 @@ use burn::nn::Linear;
 use image::RgbImage;
 use rayon::prelude::*;
 
-use super::from_mobilefacenet::FromMobileFaceNet;
-use super::heads::FlatHead;
 use super::cpu_layers::{CpuNetError, Layer, Nhwc, batch_norm_affine, bias_values, values};
 use super::cpu_matmul::{PackedRhs, matmul};
+use super::from_mobilefacenet::FromMobileFaceNet;
+use super::heads::FlatHead;
 use super::mobilefacenet_cpu::{CpuMobileFaceNet, FACES_PER_TASK};
 
 /// What the network gives for a batch of faces, one entry per face.
@@ -94,7 +94,8 @@ impl CpuFromMobileFaceNet {
             p4_1: Layer::new(&fpn.p4_1, None, "fpn.p4_1")?,
             p3_1: Layer::new(&fpn.p3_1, None, "fpn.p3_1")?,
             p3_2: Layer::new(&fpn.p3_2, None, "fpn.p3_2")?,
-            decoder_1: Layer::new(&mask.conv1, Some(&mask.prelu), "mask.conv1")?.with_batch_norm(&mask.bn, "mask.bn")?,
+            decoder_1: Layer::new(&mask.conv1, Some(&mask.prelu), "mask.conv1")?
+                .with_batch_norm(&mask.bn, "mask.bn")?,
             decoder_2: Layer::new(&mask.conv2, None, "mask.conv2")?.with_sigmoid(),
             regress: CpuFlatHead::new(&net.regress)?,
         })
@@ -105,7 +106,8 @@ impl CpuFromMobileFaceNet {
     pub fn forward(&self, faces: &[&RgbImage], heads: bool) -> CpuFromOutput {
         let parts: Vec<CpuFromOutput> =
             faces.par_chunks(FACES_PER_TASK).map(|chunk| self.forward_batch(chunk, heads)).collect();
-        let mut out = CpuFromOutput { masked: Vec::new(), unmasked: Vec::new(), masks: Vec::new(), pattern_logits: Vec::new() };
+        let mut out =
+            CpuFromOutput { masked: Vec::new(), unmasked: Vec::new(), masks: Vec::new(), pattern_logits: Vec::new() };
         for part in parts {
             out.masked.extend(part.masked);
             out.unmasked.extend(part.unmasked);
@@ -155,7 +157,8 @@ mod tests {
     fn matches_burn() {
         let device = Device::flex();
         let mut net = FromMobileFaceNetConfig::new().init(&device);
-        let random = |dims: [usize; 4]| Param::from_tensor(Tensor::random(dims, Distribution::Normal(0.0, 0.05), &device));
+        let random =
+            |dims: [usize; 4]| Param::from_tensor(Tensor::random(dims, Distribution::Normal(0.0, 0.05), &device));
         net.mask.conv2.weight = random(net.mask.conv2.weight.dims());
         let stats = |n: usize, low: f64| Tensor::<1>::random([n], Distribution::Uniform(low, low + 1.0), &device);
         for bn in [&mut net.mask.bn, &mut net.regress.bn_in, &mut net.regress.bn_out] {
@@ -167,7 +170,11 @@ mod tests {
         let net = net.valid();
         let cpu = CpuFromMobileFaceNet::new(&net).unwrap();
         let faces: Vec<image::RgbImage> = (0..2u8)
-            .map(|i| image::RgbImage::from_fn(112, 112, |x, y| image::Rgb([(x * 2) as u8 ^ i, (y * 2) as u8, ((x + y) as u8).wrapping_mul(3)])))
+            .map(|i| {
+                image::RgbImage::from_fn(112, 112, |x, y| {
+                    image::Rgb([(x * 2) as u8 ^ i, (y * 2) as u8, ((x + y) as u8).wrapping_mul(3)])
+                })
+            })
             .collect();
         let faces: Vec<&image::RgbImage> = faces.iter().collect();
         let ours = cpu.forward(&faces, true);

@@ -34,9 +34,7 @@ impl FlatHeadConfig {
         FlatHead {
             bn_in: batch_norm(self.in_features, device),
             dropout: DropoutConfig::new(HEAD_DROPOUT).init(),
-            linear: LinearConfig::new(self.in_features, self.out_features)
-                .with_bias(self.bias)
-                .init(device),
+            linear: LinearConfig::new(self.in_features, self.out_features).with_bias(self.bias).init(device),
             bn_out: batch_norm(self.out_features, device),
         }
     }

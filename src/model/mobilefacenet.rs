@@ -54,7 +54,14 @@ pub struct ConvAct {
 }
 
 impl ConvAct {
-    pub fn new(channels: [usize; 2], kernel: usize, stride: usize, depthwise: bool, act: bool, device: &Device) -> Self {
+    pub fn new(
+        channels: [usize; 2],
+        kernel: usize,
+        stride: usize,
+        depthwise: bool,
+        act: bool,
+        device: &Device,
+    ) -> Self {
         let groups = if depthwise { channels[0] } else { 1 };
         Self { conv: conv(channels, kernel, stride, groups, device), act: act.then(|| prelu(channels[1], device)) }
     }

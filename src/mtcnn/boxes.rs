@@ -173,12 +173,7 @@ pub fn pnet_cell_boxes(
 }
 
 fn reg_at(reg: &[f32], cells: usize, index: usize) -> Option<[f32; 4]> {
-    Some([
-        *reg.get(index)?,
-        *reg.get(cells + index)?,
-        *reg.get(2 * cells + index)?,
-        *reg.get(3 * cells + index)?,
-    ])
+    Some([*reg.get(index)?, *reg.get(cells + index)?, *reg.get(2 * cells + index)?, *reg.get(3 * cells + index)?])
 }
 
 /// facenet-pytorch's `pad` + slicing: the pixels R-Net/O-Net see for a box. The corners are

@@ -102,12 +102,7 @@ impl CpuMtcnnNets {
         let prob = softmax_pairs(&self.pnet_prob.forward(&x, None).data);
         let reg = self.pnet_reg.forward(&x, None).channels_first().concat();
         let face = prob.chunks(2).map(|p| p[1]).collect();
-        PNetMaps {
-            height: x.height,
-            width: x.width,
-            face,
-            reg,
-        }
+        PNetMaps { height: x.height, width: x.width, face, reg }
     }
 
     /// R-Net on `n` normalised CHW 24x24 crops, one after another.
@@ -162,27 +157,15 @@ mod tests {
     use super::*;
     use crate::model::cpu_layers::values;
 
-    fn random_input(
-        n: usize,
-        height: usize,
-        width: usize,
-        device: &Device,
-    ) -> (Vec<f32>, Tensor<4>) {
-        let t = Tensor::<4>::random(
-            [n, 3, height, width],
-            Distribution::Normal(0.0, 1.0),
-            device,
-        );
+    fn random_input(n: usize, height: usize, width: usize, device: &Device) -> (Vec<f32>, Tensor<4>) {
+        let t = Tensor::<4>::random([n, 3, height, width], Distribution::Normal(0.0, 1.0), device);
         (values(t.clone(), "input").unwrap(), t)
     }
 
     fn max_difference(a: &[f32], b: Tensor<2>) -> f32 {
         let b = values(b, "reference").unwrap();
         assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
+        a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
     }
 
     /// Random weights against the burn modules; the real weights against facenet-pytorch are
@@ -198,17 +181,9 @@ mod tests {
         let ours = nets.pnet(&level, 23, 31);
         let reference = pnet.forward(x);
         assert_eq!([1, 2, ours.height, ours.width], reference.prob.dims());
-        let face: Tensor<2> = reference
-            .prob
-            .narrow(1, 1, 1)
-            .reshape([1, ours.height * ours.width]);
+        let face: Tensor<2> = reference.prob.narrow(1, 1, 1).reshape([1, ours.height * ours.width]);
         assert!(max_difference(&ours.face, face) < 1e-5);
-        assert!(
-            max_difference(
-                &ours.reg,
-                reference.reg.reshape([1, 4 * ours.height * ours.width])
-            ) < 1e-4
-        );
+        assert!(max_difference(&ours.reg, reference.reg.reshape([1, 4 * ours.height * ours.width])) < 1e-4);
 
         let (crops, x) = random_input(3, 24, 24, &device);
         let (ours, reference) = (nets.rnet(&crops), rnet.forward(x));
@@ -227,13 +202,7 @@ mod tests {
     fn ceil_mode_pool_keeps_the_partial_window() {
         // One 3x3 channel 0..8; a 2x2 stride-2 pool in ceil mode gives 2x2 outputs, the last
         // row and column from the partial windows.
-        let x = Nhwc {
-            batch: 1,
-            height: 3,
-            width: 3,
-            channels: 1,
-            data: (0..9).map(|v| v as f32).collect(),
-        };
+        let x = Nhwc { batch: 1, height: 3, width: 3, channels: 1, data: (0..9).map(|v| v as f32).collect() };
         let pooled = x.max_pool_ceil(2, 2);
         assert_eq!((pooled.height, pooled.width), (2, 2));
         assert_eq!(pooled.data, vec![4.0, 5.0, 7.0, 8.0]);
@@ -246,19 +215,10 @@ mod tests {
             .iter()
             .flat_map(|&[y, x]| [0, 1].map(|c| (100 * y + 10 * x + c) as f32))
             .collect();
-        let x = Nhwc {
-            batch: 1,
-            height: 2,
-            width: 2,
-            channels: 2,
-            data,
-        };
+        let x = Nhwc { batch: 1, height: 2, width: 2, channels: 2, data };
         let flat = x.flatten_whc();
         assert_eq!(flat.channels, 8);
-        assert_eq!(
-            flat.data,
-            vec![0.0, 1.0, 100.0, 101.0, 10.0, 11.0, 110.0, 111.0]
-        );
+        assert_eq!(flat.data, vec![0.0, 1.0, 100.0, 101.0, 10.0, 11.0, 110.0, 111.0]);
     }
 
     #[test]

@@ -199,17 +199,15 @@ impl Mtcnn {
                 .map_err(|source| MtcnnError::Resize { stage: "P-Net pyramid", source })?;
             normalize(&mut pixels);
             let maps = self.pnet_maps(pixels, level_height, level_width)?;
-            let cells = pnet_cell_boxes(&maps.face, &maps.reg, maps.height, maps.width, scale, self.settings.thresholds[0]);
+            let cells =
+                pnet_cell_boxes(&maps.face, &maps.reg, maps.height, maps.width, scale, self.settings.thresholds[0]);
             let level: Vec<FaceBox> = cells.iter().map(|c| c.bbox).collect();
             for i in nms_iou(&level, NMS_LEVEL_IOU) {
                 boxes.push(cells[i].bbox);
                 offsets.push(cells[i].reg);
             }
         }
-        Ok(nms_iou(&boxes, NMS_STAGE_IOU)
-            .into_iter()
-            .map(|i| rerec(&bbreg(&boxes[i], &offsets[i], false)))
-            .collect())
+        Ok(nms_iou(&boxes, NMS_STAGE_IOU).into_iter().map(|i| rerec(&bbreg(&boxes[i], &offsets[i], false))).collect())
     }
 
     /// Stage 2: R-Net on 24x24 crops; threshold, NMS, regression (+1) and squaring.
@@ -234,10 +232,7 @@ impl Mtcnn {
                 offsets.push(row::<4>(&reg, i, "R-Net regression")?);
             }
         }
-        Ok(nms_iou(&passed, NMS_STAGE_IOU)
-            .into_iter()
-            .map(|i| rerec(&bbreg(&passed[i], &offsets[i], true)))
-            .collect())
+        Ok(nms_iou(&passed, NMS_STAGE_IOU).into_iter().map(|i| rerec(&bbreg(&passed[i], &offsets[i], true))).collect())
     }
 
     /// Stage 3: O-Net on 48x48 crops; threshold, landmarks on the cropped box, regression (+1,
@@ -309,7 +304,11 @@ impl Mtcnn {
 }
 
 /// [`Mtcnn::batched`] for the CPU path's networks, which read and return plain buffers.
-fn batched_on_cpu<const K: usize>(pixels: &[f32], size: usize, forward: impl Fn(&[f32]) -> [Vec<f32>; K]) -> [Vec<f32>; K] {
+fn batched_on_cpu<const K: usize>(
+    pixels: &[f32],
+    size: usize,
+    forward: impl Fn(&[f32]) -> [Vec<f32>; K],
+) -> [Vec<f32>; K] {
     let mut outputs: [Vec<f32>; K] = std::array::from_fn(|_| Vec::new());
     for chunk in pixels.chunks(NET_BATCH * 3 * size * size) {
         for (output, part) in outputs.iter_mut().zip(forward(chunk)) {

@@ -188,10 +188,8 @@ mod tests {
 
     #[test]
     fn lfw_pyramid_has_eight_levels() {
-        let sizes: Vec<usize> = pyramid_scales(250, 250, 20.0, 0.709)
-            .into_iter()
-            .map(|s| scaled_size(250, 250, s).0)
-            .collect();
+        let sizes: Vec<usize> =
+            pyramid_scales(250, 250, 20.0, 0.709).into_iter().map(|s| scaled_size(250, 250, s).0).collect();
         assert_eq!(sizes, vec![151, 107, 76, 54, 38, 27, 20, 14]);
     }
 

@@ -215,13 +215,7 @@ impl<'a> ScaledOccluders<'a> {
         };
         let occluder = self.occluder(placement.occluder);
         let drawn = (style != OcclusionStyle::GreyBox).then(|| (occluder.class.clone(), occluder.name.clone()));
-        Occlusion::labelled(
-            mask,
-            drawn,
-            Some(rect),
-            Some(placement.factor),
-            flipped,
-        )
+        Occlusion::labelled(mask, drawn, Some(rect), Some(placement.factor), flipped)
     }
 }
 
@@ -414,8 +408,7 @@ pub fn square_occlusion(face: &mut RgbImage, side: u32, centre: (i64, i64), fill
 /// `width` x `height` scaled so the longer side is `side`, rounded, at least 1.
 fn fit_longer_side(width: u32, height: u32, side: u32) -> (u32, u32) {
     let longer = u64::from(width.max(height).max(1));
-    let scaled = |v: u32| {
-        ((2 * u64::from(v) * u64::from(side) + longer) / (2 * longer)).clamp(1, u64::from(side.max(1))) as u32
-    };
+    let scaled =
+        |v: u32| ((2 * u64::from(v) * u64::from(side) + longer) / (2 * longer)).clamp(1, u64::from(side.max(1))) as u32;
     (scaled(width), scaled(height))
 }

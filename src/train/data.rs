@@ -14,8 +14,8 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::face::{FaceFinder, PHOTOS_PER_ROUND};
 use crate::face::cache::{AlignedCache, CacheError, CachedFace};
+use crate::face::{FaceFinder, PHOTOS_PER_ROUND};
 
 /// Photo extensions read from identity folders.
 const PHOTO_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "bmp", "webp", "gif"];
@@ -155,7 +155,8 @@ impl FaceSet {
     /// 0 and there are two or more) as held-out data; identity indices are renumbered per part.
     pub fn split_identities(self, fraction: f64, seed: u64) -> (FaceSet, FaceSet) {
         let n = self.identities.len();
-        let held_out_count = if fraction > 0.0 && n >= 2 { ((n as f64 * fraction).round() as usize).clamp(1, n - 1) } else { 0 };
+        let held_out_count =
+            if fraction > 0.0 && n >= 2 { ((n as f64 * fraction).round() as usize).clamp(1, n - 1) } else { 0 };
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
         let mut held_out = vec![false; n];

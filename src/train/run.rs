@@ -248,7 +248,8 @@ pub fn train(
         let saved = std::fs::read_to_string(&config_path).map_err(|e| run_error(&config_path, e))?;
         let saved = TrainConfig::from_json(&saved).map_err(|e| run_error(&config_path, e))?;
         // Only the number of epochs may change: a run can be extended.
-        let comparable = |c: &TrainConfig| serde_json::to_string(&TrainConfig { epochs: 0, ..c.clone() }).unwrap_or_default();
+        let comparable =
+            |c: &TrainConfig| serde_json::to_string(&TrainConfig { epochs: 0, ..c.clone() }).unwrap_or_default();
         if comparable(&saved) != comparable(config) {
             return Err(run_error(
                 &config_path,
@@ -301,7 +302,13 @@ pub fn train(
             sums[2] += f64::from(losses.pattern);
             sums[3] += losses.right as f64 / chunk.len() as f64;
             let faces_per_second = ((index + 1) * config.batch_size) as f64 / started.elapsed().as_secs_f64();
-            on_event(TrainEvent::Step(StepReport { epoch, step: index + 1, steps, loss: losses.loss, faces_per_second }));
+            on_event(TrainEvent::Step(StepReport {
+                epoch,
+                step: index + 1,
+                steps,
+                loss: losses.loss,
+                faces_per_second,
+            }));
         }
 
         let trained = Network::FromMobileFaceNet { net: net.from.valid(), config: model_config.clone() };
@@ -313,8 +320,7 @@ pub fn train(
             pattern_accuracy,
             mask_mean,
             mask_contrast,
-        } =
-            validate(&trained, &teacher, inputs.validation, inputs.occluders, &config.occlusion_styles)?;
+        } = validate(&trained, &teacher, inputs.validation, inputs.occluders, &config.occlusion_styles)?;
         let metrics = EpochMetrics {
             epoch: epoch + 1,
             learning_rate,
@@ -331,10 +337,15 @@ pub fn train(
             val_mask_removed_uncovered: mask_contrast.uncovered_removed,
             seconds: started.elapsed().as_secs_f64(),
         };
-        record::save_from_mobilefacenet(&net.from, &model_config, &run_dir.join(format!("epoch-{:02}.bpk", epoch + 1)))?;
+        record::save_from_mobilefacenet(
+            &net.from,
+            &model_config,
+            &run_dir.join(format!("epoch-{:02}.bpk", epoch + 1)),
+        )?;
         record::save_module(&net, &net_path, TRAIN_STATE, &[])?;
         optim.save(&optim_path).map_err(|e| run_error(&optim_path, format!("{e:?}")))?;
-        let progress = serde_json::to_string(&Progress { epochs_done: epoch + 1 }).map_err(|e| run_error(&progress_path, e))?;
+        let progress =
+            serde_json::to_string(&Progress { epochs_done: epoch + 1 }).map_err(|e| run_error(&progress_path, e))?;
         write_atomically(&progress_path, progress.as_bytes()).map_err(|e| run_error(&progress_path, e))?;
         append_metrics(&run_dir.join("metrics.csv"), &metrics)?;
         on_event(TrainEvent::Epoch(metrics));

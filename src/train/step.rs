@@ -84,14 +84,21 @@ pub fn step(
     if !batch.targets.is_empty() {
         let dim = batch.targets.len() / n;
         let target = Tensor::<2>::from_data(TensorData::new(batch.targets.clone(), [n, dim]), device);
-        embedding_loss = embedding_loss + distill(output.masked_embedding.clone(), target).mul_scalar(config.distill_weight);
+        embedding_loss =
+            embedding_loss + distill(output.masked_embedding.clone(), target).mul_scalar(config.distill_weight);
     }
     if let Some(head) = &net.cosface {
         embedding_loss = embedding_loss
-            + head.loss(output.masked_embedding.clone(), &batch.identities, config.cosface_scale, config.cosface_margin);
+            + head.loss(
+                output.masked_embedding.clone(),
+                &batch.identities,
+                config.cosface_scale,
+                config.cosface_margin,
+            );
     }
     let loss = embedding_loss.clone() + pattern_loss.clone().mul_scalar(config.pattern_weight);
-    let predicted = output.pattern_logits.argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default();
+    let predicted =
+        output.pattern_logits.argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default();
     let right = predicted.iter().zip(&batch.labels).filter(|&(&p, &l)| p as usize == l).count();
     let grads = GradientsParams::from_grads(loss.backward(), &net);
     let net = optim.step(learning_rate, net, grads);

@@ -118,12 +118,8 @@ pub fn validate(
     let mut contrast = ContrastSums::default();
     for (outputs, occlusion) in analysed.iter().zip(&protocol_occlusions) {
         let label = occlusion.label;
-        let predicted = outputs
-            .pattern_probabilities
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(i, _)| i);
+        let predicted =
+            outputs.pattern_probabilities.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i);
         right += usize::from(predicted == Some(label));
         if let Some(mask) = &outputs.mask {
             mask_sum += mask.values.iter().map(|&v| f64::from(v)).sum::<f64>() / mask.values.len().max(1) as f64;

@@ -36,9 +36,6 @@ pub fn max_abs(data: &TensorData) -> f32 {
 pub fn assert_close(actual: &TensorData, expected: &TensorData, relative: f32, what: &str) {
     let scale = max_abs(expected).max(f32::MIN_POSITIVE);
     let err = max_abs_diff(actual, expected, what);
-    assert!(
-        err <= relative * scale,
-        "{what}: max abs error {err:e} exceeds {relative:e} x scale {scale:e}"
-    );
+    assert!(err <= relative * scale, "{what}: max abs error {err:e} exceeds {relative:e} x scale {scale:e}");
     eprintln!("{what}: max abs error {err:.3e} (scale {scale:.3e})");
 }

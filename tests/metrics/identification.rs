@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use maskscope::eval::identification::{
-    DEFAULT_MAX_RANK, Embeddings, IdentificationError, LabelledImage, identify, list_gallery_and_probes, list_identity_folders,
+    DEFAULT_MAX_RANK, Embeddings, IdentificationError, LabelledImage, identify, list_gallery_and_probes,
+    list_identity_folders,
 };
 
 /// A: two images, e1 and (.6, .8, 0); B: e2; C: e3. Given in mixed order.
@@ -73,13 +74,28 @@ fn bad_inputs_are_errors() {
         Embeddings::from_rows(&[vec![1.0, 0.0], vec![1.0]]),
         Err(IdentificationError::Dimension { row: 1, expected: 2, found: 1 })
     ));
-    assert!(matches!(Embeddings::from_flat(&[1.0, 2.0, 3.0], 2), Err(IdentificationError::FlatLength { len: 3, dim: 2 })));
+    assert!(matches!(
+        Embeddings::from_flat(&[1.0, 2.0, 3.0], 2),
+        Err(IdentificationError::FlatLength { len: 3, dim: 2 })
+    ));
     assert!(matches!(Embeddings::from_flat(&[1.0, f32::NAN], 1), Err(IdentificationError::NotFinite { row: 1 })));
-    assert!(matches!(identify(&gallery, &ids[..3], &probes, &["A"], 20), Err(IdentificationError::LabelCount { which: "gallery", .. })));
-    assert!(matches!(identify(&gallery, &ids, &probes, &["A", "B"], 20), Err(IdentificationError::LabelCount { which: "probes", .. })));
+    assert!(matches!(
+        identify(&gallery, &ids[..3], &probes, &["A"], 20),
+        Err(IdentificationError::LabelCount { which: "gallery", .. })
+    ));
+    assert!(matches!(
+        identify(&gallery, &ids, &probes, &["A", "B"], 20),
+        Err(IdentificationError::LabelCount { which: "probes", .. })
+    ));
     let narrow = Embeddings::from_rows(&[vec![1.0, 0.0]]).unwrap();
-    assert!(matches!(identify(&gallery, &ids, &narrow, &["A"], 20), Err(IdentificationError::DimensionMismatch { gallery: 3, probes: 2 })));
-    assert!(matches!(identify(&gallery, &ids, &probes, &["Z"], 20), Err(IdentificationError::NoClosedSetProbes { probes: 1 })));
+    assert!(matches!(
+        identify(&gallery, &ids, &narrow, &["A"], 20),
+        Err(IdentificationError::DimensionMismatch { gallery: 3, probes: 2 })
+    ));
+    assert!(matches!(
+        identify(&gallery, &ids, &probes, &["Z"], 20),
+        Err(IdentificationError::NoClosedSetProbes { probes: 1 })
+    ));
     let empty = Embeddings::from_rows(&[]).unwrap();
     assert!(matches!(identify(&empty, &[] as &[&str], &probes, &["A"], 20), Err(IdentificationError::EmptyGallery)));
 }
@@ -106,7 +122,10 @@ fn folders_list_sorted_images_per_identity() {
 
     let (gallery, probes) = list_gallery_and_probes(&root.join("gallery"), &root.join("probe")).unwrap();
     let listed = |images: &[LabelledImage]| -> Vec<(String, String)> {
-        images.iter().map(|i| (i.identity.clone(), i.path.file_name().unwrap().to_string_lossy().into_owned())).collect()
+        images
+            .iter()
+            .map(|i| (i.identity.clone(), i.path.file_name().unwrap().to_string_lossy().into_owned()))
+            .collect()
     };
     let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
     assert_eq!(listed(&gallery), [pair("alice", "a.jpeg"), pair("bob", "1.PNG"), pair("bob", "2.jpg")]);

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use maskscope::eval::pairs::{FoldLayout, PairsError, PairsFormat, parse_pairs_csv, parse_pairs_file, read_pairs_any, read_pairs_csv};
+use maskscope::eval::pairs::{
+    FoldLayout, PairsError, PairsFormat, parse_pairs_csv, parse_pairs_file, read_pairs_any, read_pairs_csv,
+};
 
 /// A fresh folder under cargo's scratch space for integration tests.
 fn scratch(name: &str) -> PathBuf {
@@ -15,7 +17,8 @@ fn scratch(name: &str) -> PathBuf {
 #[test]
 fn csv_with_and_without_header() {
     let base = Path::new("/data");
-    let text = "path_a,path_b,same\na/1.jpg, b/2.jpg ,1\n\n# a comment\n/abs/x.png,y.png,different\n\"c,d.jpg\",e.jpg,TRUE\n";
+    let text =
+        "path_a,path_b,same\na/1.jpg, b/2.jpg ,1\n\n# a comment\n/abs/x.png,y.png,different\n\"c,d.jpg\",e.jpg,TRUE\n";
     let pairs = parse_pairs_csv(text, Path::new("p.csv"), base).unwrap();
     assert_eq!(pairs.len(), 3);
     assert_eq!(

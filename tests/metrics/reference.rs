@@ -3,7 +3,8 @@
 
 use maskscope::eval::roc::{TarResult, roc_curve, tar_at_far_official};
 use maskscope::eval::verification::{
-    KFoldAccuracy, REPORT_FARS, TieBreak, VerificationReport, best_threshold, kfold_accuracy, ten_fold_accuracy, verification_report,
+    KFoldAccuracy, REPORT_FARS, TieBreak, VerificationReport, best_threshold, kfold_accuracy, ten_fold_accuracy,
+    verification_report,
 };
 use serde_json::Value;
 
@@ -80,7 +81,10 @@ fn auc_eer_and_tar_match_the_reference() {
         let got = roc.tar_at_far(far);
         match expected["tar"].as_f64() {
             Some(tar) => close(got.tar().unwrap(), tar, 1e-12, &format!("TAR at FAR {far}")),
-            None => assert!(matches!(got.result, TarResult::NotEnoughImpostorPairs { impostor_pairs: 1000, needed: 10000 }), "{got:?}"),
+            None => assert!(
+                matches!(got.result, TarResult::NotEnoughImpostorPairs { impostor_pairs: 1000, needed: 10000 }),
+                "{got:?}"
+            ),
         }
     }
     for expected in r["tar_at_far_official"].as_array().unwrap() {

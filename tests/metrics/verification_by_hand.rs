@@ -75,7 +75,10 @@ fn tar_at_far_and_not_enough_impostors() {
     assert_eq!(few.result, TarResult::NotEnoughImpostorPairs { impostor_pairs: 4, needed: 10 });
     assert_eq!(few.tar(), None);
     let json = serde_json::to_value(few).unwrap();
-    assert_eq!(json, serde_json::json!({"far": 0.1, "status": "not_enough_impostor_pairs", "impostor_pairs": 4, "needed": 10}));
+    assert_eq!(
+        json,
+        serde_json::json!({"far": 0.1, "status": "not_enough_impostor_pairs", "impostor_pairs": 4, "needed": 10})
+    );
     // FROM's code: impostors descending .7 .5 .3 .1, index floor(4 x .25) = 1 -> threshold .5,
     // genuine >= .5: .9 .8 .6.
     close(tar_at_far_official(&scores, &same, 0.25).unwrap(), 0.75, "official TAR");
@@ -150,7 +153,9 @@ fn kfold_equals_a_brute_force_search() {
         let same: Vec<bool> = (0..n).map(|_| lcg(&mut state) < 0.5).collect();
         let scores: Vec<f32> = same
             .iter()
-            .map(|&y| ((lcg(&mut state) * 2.0 - 1.0 + if y { 0.4 } else { 0.0 }).clamp(-1.0, 1.0) * 40.0).round() / 40.0)
+            .map(|&y| {
+                ((lcg(&mut state) * 2.0 - 1.0 + if y { 0.4 } else { 0.0 }).clamp(-1.0, 1.0) * 40.0).round() / 40.0
+            })
             .collect();
         for tie in [TieBreak::Lowest, TieBreak::Highest] {
             let got = kfold_accuracy(&scores, &same, 10, tie).unwrap();

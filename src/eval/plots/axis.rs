@@ -63,9 +63,7 @@ pub(super) fn nice_step(span: f64, target: f64) -> f64 {
 
 /// Multiples of `step` within `[lo, hi]`, labelled with as many decimals as the step needs.
 pub(super) fn linear_ticks(lo: f64, hi: f64, step: f64) -> Vec<Tick> {
-    let decimals = (0..4)
-        .find(|&d| ((step * 10f64.powi(d)).round() - step * 10f64.powi(d)).abs() < 1e-6)
-        .unwrap_or(4);
+    let decimals = (0..4).find(|&d| ((step * 10f64.powi(d)).round() - step * 10f64.powi(d)).abs() < 1e-6).unwrap_or(4);
     let first = (lo / step - 1e-9).ceil() as i64;
     let last = (hi / step + 1e-9).floor() as i64;
     (first..=last)
@@ -132,13 +130,7 @@ impl Entry {
     }
 
     /// Draws the entry with its key's left edge at `x` and its text baseline at `y`.
-    pub fn draw<DB: DrawingBackend>(
-        &self,
-        c: &Canvas<DB>,
-        x: f64,
-        y: f64,
-        em: f64,
-    ) -> Result<(), PlotError> {
+    pub fn draw<DB: DrawingBackend>(&self, c: &Canvas<DB>, x: f64, y: f64, em: f64) -> Result<(), PlotError> {
         let mid = y - 0.36 * em;
         match &self.key {
             Key::Swatch(color) => {
@@ -175,8 +167,7 @@ mod tests {
         let t = linear_ticks(0.6, 1.0, 0.1);
         assert_eq!(t.last().unwrap().label, "1.0");
         let t = log_ticks(1e-4, 1.0);
-        let majors: Vec<&str> =
-            t.iter().filter(|t| !t.label.is_empty()).map(|t| t.label.as_str()).collect();
+        let majors: Vec<&str> = t.iter().filter(|t| !t.label.is_empty()).map(|t| t.label.as_str()).collect();
         assert_eq!(majors, ["10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "1"]);
         assert_eq!(t.len(), 4 * 9 + 1);
     }

@@ -82,10 +82,7 @@ pub(super) struct BarsPlan<'f> {
     pub size: (u32, u32),
 }
 
-pub(super) fn plan_region_bars(
-    fig: &RegionBars,
-    size: (u32, u32),
-) -> Result<BarsPlan<'_>, PlotError> {
+pub(super) fn plan_region_bars(fig: &RegionBars, size: (u32, u32)) -> Result<BarsPlan<'_>, PlotError> {
     validate(fig)?;
     Ok(BarsPlan { fig, size })
 }
@@ -168,16 +165,12 @@ fn draw<'f, DB: DrawingBackend>(
             key: line(base_c),
             label: format!("{}, no occlusion: {b:.1}", model_name(&fig.baseline_label)),
         });
-        entries.push(Entry {
-            key: line(from_c),
-            label: format!("{}, no occlusion: {f:.1}", model_name(&fig.from_label)),
-        });
+        entries
+            .push(Entry { key: line(from_c), label: format!("{}, no occlusion: {f:.1}", model_name(&fig.from_label)) });
     }
     let spacing = 36.0;
     let mut legend_em = LEGEND;
-    let legend_w = |em: f64| {
-        entries.iter().map(|e| e.width(em)).sum::<f64>() + spacing * (entries.len() - 1) as f64
-    };
+    let legend_w = |em: f64| entries.iter().map(|e| e.width(em)).sum::<f64>() + spacing * (entries.len() - 1) as f64;
     while legend_w(legend_em) > plot_r - plot_l && legend_em > 14.0 {
         legend_em -= 1.0;
     }
@@ -229,20 +222,13 @@ fn draw<'f, DB: DrawingBackend>(
         c.line((plot_l - 8.0, py), (plot_l, py), TEXT, 1.5)?;
         c.text(&t.label, plot_l - 12.0, py + 0.36 * TICK, font(TICK), HPos::Right)?;
     }
-    c.text_up(
-        "verification accuracy (%)",
-        axis_label_x,
-        (plot_t + plot_b) / 2.0,
-        font(AXIS_LABEL),
-    )?;
+    c.text_up("verification accuracy (%)", axis_label_x, (plot_t + plot_b) / 2.0, font(AXIS_LABEL))?;
 
     // Values get a white backing so that a clean-accuracy line never runs through one.
     let mut values = Vec::new();
     for (i, r) in fig.regions.iter().enumerate() {
         let cx = plot_l + g * (i as f64 + 0.5);
-        for (x0, v, color) in
-            [(cx - gap / 2.0 - bar_w, r.baseline, base_c), (cx + gap / 2.0, r.from, from_c)]
-        {
+        for (x0, v, color) in [(cx - gap / 2.0 - bar_w, r.baseline, base_c), (cx + gap / 2.0, r.from, from_c)] {
             let top = ya.map(v);
             c.rect(x0, top, x0 + bar_w, plot_b, color)?;
             values.push((x0 + bar_w / 2.0, top - 6.0, format!("{v:.1}")));
@@ -257,13 +243,7 @@ fn draw<'f, DB: DrawingBackend>(
     for (x, y, text) in &values {
         let tw = c.text_width(text, value_em, false);
         let white = plotters::style::RGBColor(255, 255, 255);
-        c.rect(
-            x - tw / 2.0 - 2.0,
-            y - ASCENT * value_em * 0.8,
-            x + tw / 2.0 + 2.0,
-            y + 3.0,
-            white,
-        )?;
+        c.rect(x - tw / 2.0 - 2.0, y - ASCENT * value_em * 0.8, x + tw / 2.0 + 2.0, y + 3.0, white)?;
         c.text(text, *x, *y, font(value_em), HPos::Center)?;
     }
 
@@ -274,8 +254,7 @@ fn draw<'f, DB: DrawingBackend>(
         let white = plotters::style::RGBColor(255, 255, 255);
         // Between the axis end and the lowest tick when there is room, so it crosses no tick.
         let lowest_tick = ticks.first().map_or(plot_t, |t| ya.map(t.value));
-        let by =
-            if plot_b - lowest_tick >= 24.0 { (plot_b + lowest_tick) / 2.0 } else { plot_b - 10.0 };
+        let by = if plot_b - lowest_tick >= 24.0 { (plot_b + lowest_tick) / 2.0 } else { plot_b - 10.0 };
         c.rect(plot_l - 10.0, by - 4.0, plot_l + 10.0, by + 4.0, white)?;
         for dy in [-4.0, 4.0] {
             c.line((plot_l - 10.0, by + dy + 4.0), (plot_l + 10.0, by + dy - 4.0), TEXT, 1.5)?;
@@ -302,8 +281,7 @@ fn draw<'f, DB: DrawingBackend>(
             c.rect_outline(x0 - 1.0, y0 - 1.0, x0 + tw + 1.0, y0 + th + 1.0, MUTED, 1.0)?;
         }
     }
-    let x_title =
-        if has_ratio { "occluded region (fraction of face area)" } else { "occluded region" };
+    let x_title = if has_ratio { "occluded region (fraction of face area)" } else { "occluded region" };
     c.text(x_title, (plot_l + plot_r) / 2.0, x_title_y, font(AXIS_LABEL), HPos::Center)?;
 
     // Centred over the plot rather than the canvas, which includes the y-axis labels.

@@ -23,10 +23,8 @@ use super::PlotError;
 /// `font-family`: viewers without DejaVu Sans fall back to their own sans-serif.
 pub(super) const FONT_FAMILY: &str = "DejaVu Sans, sans-serif";
 
-static REGULAR: &[u8] =
-    include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/fonts/DejaVuSans.ttf"));
-static BOLD: &[u8] =
-    include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/fonts/DejaVuSans-Bold.ttf"));
+static REGULAR: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/fonts/DejaVuSans.ttf"));
+static BOLD: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/fonts/DejaVuSans-Bold.ttf"));
 
 /// The PNG is drawn at this multiple of its size and averaged down (anti-aliasing).
 pub(super) const SUPERSAMPLE: u32 = 2;
@@ -219,36 +217,16 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
         self.area.draw(&r).map_err(draw_err)
     }
 
-    pub fn rect_outline(
-        &self,
-        x0: f64,
-        y0: f64,
-        x1: f64,
-        y1: f64,
-        color: Rgb,
-        width: f64,
-    ) -> Result<(), PlotError> {
+    pub fn rect_outline(&self, x0: f64, y0: f64, x1: f64, y1: f64, color: Rgb, width: f64) -> Result<(), PlotError> {
         let pts = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)];
         self.polyline(&pts, color, width, &[])
     }
 
-    pub fn line(
-        &self,
-        a: (f64, f64),
-        b: (f64, f64),
-        color: Rgb,
-        width: f64,
-    ) -> Result<(), PlotError> {
+    pub fn line(&self, a: (f64, f64), b: (f64, f64), color: Rgb, width: f64) -> Result<(), PlotError> {
         self.polyline(&[a, b], color, width, &[])
     }
 
-    pub fn polyline(
-        &self,
-        points: &[(f64, f64)],
-        color: Rgb,
-        width: f64,
-        pattern: &[f64],
-    ) -> Result<(), PlotError> {
+    pub fn polyline(&self, points: &[(f64, f64)], color: Rgb, width: f64, pattern: &[f64]) -> Result<(), PlotError> {
         let stroke = ((width * self.scale).round() as u32).max(1);
         for piece in dash_polyline(points, pattern) {
             let pts: Vec<(i32, i32)> = piece.iter().map(|&p| self.pt(p)).collect();
@@ -382,9 +360,8 @@ pub(super) fn with_suffix(stem: &Path, ext: &str) -> PathBuf {
 /// interrupted run leaves either the old file or the new one, never a truncated figure.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
     let fail = |source| PlotError::Write { path: path.to_path_buf(), source };
-    let name = path.file_name().ok_or_else(|| {
-        fail(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))
-    })?;
+    let name =
+        path.file_name().ok_or_else(|| fail(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name")))?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -413,9 +390,7 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (i, o) in
-            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")]
-        {
+        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
             assert_eq!(base64(i.as_bytes()), o);
         }
     }

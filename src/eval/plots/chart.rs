@@ -32,28 +32,20 @@ pub(super) const MARKERS: [Marker; 5] =
 const MARKER_R: f64 = 7.0;
 
 impl Marker {
-    pub fn draw<DB: DrawingBackend>(
-        &self,
-        c: &Canvas<DB>,
-        (x, y): (f64, f64),
-        color: Rgb,
-    ) -> Result<(), PlotError> {
+    pub fn draw<DB: DrawingBackend>(&self, c: &Canvas<DB>, (x, y): (f64, f64), color: Rgb) -> Result<(), PlotError> {
         let r = MARKER_R;
         match self {
             Marker::Circle => c.circle((x, y), r, color),
             Marker::Square => c.rect(x - 0.85 * r, y - 0.85 * r, x + 0.85 * r, y + 0.85 * r, color),
-            Marker::Triangle => c.polygon(
-                &[(x, y - 1.2 * r), (x + 1.1 * r, y + 0.8 * r), (x - 1.1 * r, y + 0.8 * r)],
-                color,
-            ),
-            Marker::TriangleDown => c.polygon(
-                &[(x, y + 1.2 * r), (x + 1.1 * r, y - 0.8 * r), (x - 1.1 * r, y - 0.8 * r)],
-                color,
-            ),
-            Marker::Diamond => c.polygon(
-                &[(x, y - 1.2 * r), (x + 1.2 * r, y), (x, y + 1.2 * r), (x - 1.2 * r, y)],
-                color,
-            ),
+            Marker::Triangle => {
+                c.polygon(&[(x, y - 1.2 * r), (x + 1.1 * r, y + 0.8 * r), (x - 1.1 * r, y + 0.8 * r)], color)
+            }
+            Marker::TriangleDown => {
+                c.polygon(&[(x, y + 1.2 * r), (x + 1.1 * r, y - 0.8 * r), (x - 1.1 * r, y - 0.8 * r)], color)
+            }
+            Marker::Diamond => {
+                c.polygon(&[(x, y - 1.2 * r), (x + 1.2 * r, y), (x, y + 1.2 * r), (x - 1.2 * r, y)], color)
+            }
         }
     }
 }
@@ -186,10 +178,7 @@ fn entries(ch: &LineChart) -> Vec<Entry> {
 }
 
 fn pixels(ch: &LineChart, xa: &Axis, ya: &Axis) -> Vec<Vec<(f64, f64)>> {
-    ch.series
-        .iter()
-        .map(|s| s.points.iter().map(|&(x, y)| (xa.map(x), ya.map(y))).collect())
-        .collect()
+    ch.series.iter().map(|s| s.points.iter().map(|&(x, y)| (xa.map(x), ya.map(y))).collect()).collect()
 }
 
 fn row_h(em: f64) -> f64 {
@@ -204,18 +193,13 @@ fn inside_box(entries: &[Entry], em: f64) -> (f64, f64) {
 /// Lays the chart out on a `w` x `h` canvas, taller if the legend has to go below the plot.
 pub(super) fn plan(chart: LineChart, (w, h): (u32, u32)) -> ChartPlan {
     let (w, h) = (w as f64, h as f64);
-    let y_tick_w =
-        chart.y_ticks.iter().map(|t| text_width(&t.label, TICK, false)).fold(0.0, f64::max);
+    let y_tick_w = chart.y_ticks.iter().map(|t| text_width(&t.label, TICK, false)).fold(0.0, f64::max);
     let y_label_x = MARGIN + ASCENT * AXIS_LABEL;
     let plot_l = y_label_x + DESCENT * AXIS_LABEL + 14.0 + y_tick_w + 14.0;
     let last_x_tick = chart.x_ticks.iter().rev().find(|t| !t.label.is_empty());
     let overhang = last_x_tick.map_or(0.0, |t| text_width(&t.label, TICK, false) / 2.0);
     let plot_r = w - MARGIN - overhang.max(8.0);
-    let plot_t = if chart.title.is_empty() {
-        MARGIN + 10.0
-    } else {
-        MARGIN + (ASCENT + DESCENT) * TITLE + 18.0
-    };
+    let plot_t = if chart.title.is_empty() { MARGIN + 10.0 } else { MARGIN + (ASCENT + DESCENT) * TITLE + 18.0 };
     let under_axis = 12.0 + (ASCENT + DESCENT) * TICK + 16.0 + (ASCENT + DESCENT) * AXIS_LABEL;
     let plot_b = h - MARGIN - under_axis;
     let x_title_y = plot_b + 12.0 + (ASCENT + DESCENT) * TICK + 16.0 + ASCENT * AXIS_LABEL;
@@ -249,8 +233,8 @@ pub(super) fn plan(chart: LineChart, (w, h): (u32, u32)) -> ChartPlan {
         let pad = MARKER_R + 3.0;
         let r = [x - pad, y - pad, x + bw + pad, y + bh + pad];
         px.iter().zip(&p.chart.series).all(|(pts, s)| {
-            let on_marker = s.marker.is_some()
-                && pts.iter().any(|q| q.0 >= r[0] && q.0 <= r[2] && q.1 >= r[1] && q.1 <= r[3]);
+            let on_marker =
+                s.marker.is_some() && pts.iter().any(|q| q.0 >= r[0] && q.0 <= r[2] && q.1 >= r[1] && q.1 <= r[3]);
             !on_marker && pts.windows(2).all(|w| clip(w[0], w[1], r).is_none())
         })
     };
@@ -282,10 +266,7 @@ pub(super) fn plan(chart: LineChart, (w, h): (u32, u32)) -> ChartPlan {
 }
 
 impl ChartPlan {
-    pub fn draw<'f, DB: DrawingBackend>(
-        &self,
-        c: &Canvas<DB>,
-    ) -> Result<Vec<Placed<'f>>, PlotError> {
+    pub fn draw<'f, DB: DrawingBackend>(&self, c: &Canvas<DB>) -> Result<Vec<Placed<'f>>, PlotError> {
         let ch = &self.chart;
         let [plot_l, plot_t, plot_r, plot_b] = self.plot;
         let (xa, ya) = self.axes();
@@ -308,9 +289,7 @@ impl ChartPlan {
                 c.polyline(&thin(&piece, 0.5), s.color, LINE_W, s.pattern)?;
             }
             if let Some(m) = s.marker {
-                let inside = |p: &&(f64, f64)| {
-                    p.0 >= plot_l && p.0 <= plot_r && p.1 >= plot_t && p.1 <= plot_b
-                };
+                let inside = |p: &&(f64, f64)| p.0 >= plot_l && p.0 <= plot_r && p.1 >= plot_t && p.1 <= plot_b;
                 for &p in px.iter().filter(inside) {
                     m.draw(c, p, s.color)?;
                 }

@@ -7,10 +7,8 @@ use super::chart::{ChartPlan, LineChart, MARKERS, Series, plan};
 use super::{AreaCurves, CurveStyle, Dash, PlotError, RocCurves};
 
 fn style_for(i: usize, style: Option<CurveStyle>) -> (Rgb, &'static [f64]) {
-    let s = style.unwrap_or(CurveStyle {
-        color: i,
-        dash: [Dash::Solid, Dash::Dashed, Dash::Dotted][(i / PALETTE.len()) % 3],
-    });
+    let s = style
+        .unwrap_or(CurveStyle { color: i, dash: [Dash::Solid, Dash::Dashed, Dash::Dotted][(i / PALETTE.len()) % 3] });
     (PALETTE[s.color % PALETTE.len()], dash_pattern(s.dash))
 }
 
@@ -22,12 +20,7 @@ pub(super) fn plan_roc(fig: &RocCurves, size: (u32, u32)) -> Result<ChartPlan, P
     let unit = |v: &f64| v.is_finite() && (0.0..=1.0).contains(v);
     for cv in &fig.curves {
         if cv.far.len() != cv.tar.len() || cv.far.is_empty() {
-            return bad(format!(
-                "curve {:?}: {} FAR and {} TAR values",
-                cv.label,
-                cv.far.len(),
-                cv.tar.len()
-            ));
+            return bad(format!("curve {:?}: {} FAR and {} TAR values", cv.label, cv.far.len(), cv.tar.len()));
         }
         if !cv.far.iter().chain(&cv.tar).all(unit) || cv.auc.is_some_and(|a| !unit(&a)) {
             return bad(format!("curve {:?} has a rate outside [0, 1]", cv.label));
@@ -37,12 +30,8 @@ pub(super) fn plan_roc(fig: &RocCurves, size: (u32, u32)) -> Result<ChartPlan, P
         Some(v) if v > 0.0 && v < 1.0 => v,
         Some(v) => return bad(format!("far_min {v} is not in (0, 1)")),
         None => {
-            let smallest = fig
-                .curves
-                .iter()
-                .flat_map(|cv| &cv.far)
-                .filter(|&&f| f > 0.0)
-                .fold(1.0f64, |a, &b| a.min(b));
+            let smallest =
+                fig.curves.iter().flat_map(|cv| &cv.far).filter(|&&f| f > 0.0).fold(1.0f64, |a, &b| a.min(b));
             10f64.powf(smallest.log10().floor()).clamp(1e-6, 1e-1)
         }
     };
@@ -94,20 +83,14 @@ pub(super) fn plan_area_curves(fig: &AreaCurves, size: (u32, u32)) -> Result<Cha
         return bad("no points to plot".into());
     }
     for s in &fig.series {
-        let ok = |&(a, acc): &(f64, f64)| {
-            a.is_finite() && a >= 0.0 && acc.is_finite() && (0.0..=100.0).contains(&acc)
-        };
+        let ok = |&(a, acc): &(f64, f64)| a.is_finite() && a >= 0.0 && acc.is_finite() && (0.0..=100.0).contains(&acc);
         if !s.points.iter().all(ok) {
-            return bad(format!(
-                "series {:?}: area must be >= 0 and accuracy in [0, 100]",
-                s.label
-            ));
+            return bad(format!("series {:?}: area must be >= 0 and accuracy in [0, 100]", s.label));
         }
     }
     let all = || fig.series.iter().flat_map(|s| &s.points);
     let max_area = all().map(|p| p.0).fold(0.0f64, f64::max);
-    let (lo, hi) =
-        (all().map(|p| p.1).fold(f64::MAX, f64::min), all().map(|p| p.1).fold(0.0f64, f64::max));
+    let (lo, hi) = (all().map(|p| p.1).fold(f64::MAX, f64::min), all().map(|p| p.1).fold(0.0f64, f64::max));
     let xstep = nice_step(if max_area > 0.0 { max_area } else { 1.0 }, 5.0);
     let xmax = ((max_area / xstep - 1e-9).ceil() * xstep).max(xstep);
     let ymin = match fig.accuracy_min {
@@ -126,13 +109,7 @@ pub(super) fn plan_area_curves(fig: &AreaCurves, size: (u32, u32)) -> Result<Cha
             let mut points = s.points.clone();
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
             let (color, pattern) = style_for(i, s.style);
-            Series {
-                label: s.label.clone(),
-                points,
-                color,
-                pattern,
-                marker: Some(MARKERS[i % MARKERS.len()]),
-            }
+            Series { label: s.label.clone(), points, color, pattern, marker: Some(MARKERS[i % MARKERS.len()]) }
         })
         .collect();
     let chart = LineChart {

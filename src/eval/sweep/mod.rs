@@ -21,9 +21,11 @@ use image::RgbImage;
 use rayon::prelude::*;
 
 use super::ScoresError;
+use super::conditions::{
+    Condition, ConditionError, Occluders, RegionFill, SQUARE_SEED, SquareFillKind, face_area_fraction, region_occluder,
+};
 use super::folds::{fold_order, fold_scheme};
 use super::mask_contrast::{ContrastSums, MaskContrast, cell_coverage};
-use super::conditions::{Condition, ConditionError, Occluders, RegionFill, SQUARE_SEED, SquareFillKind, face_area_fraction, region_occluder};
 use super::pairs::PairsFile;
 use super::results::{
     CacheStats, ConditionResult, ModelIdentity, PairsSummary, PathInfo, PathResult, PhotoSummary, Protocol,
@@ -77,7 +79,8 @@ pub struct SweepModel {
 impl SweepModel {
     /// Loads and hashes a model file; the label is the file name without its extension.
     pub fn load(path: &Path, device: &Device) -> Result<Self, SweepError> {
-        let model = FaceModel::load(path, device).map_err(|source| SweepError::LoadModel { path: path.to_path_buf(), source })?;
+        let model = FaceModel::load(path, device)
+            .map_err(|source| SweepError::LoadModel { path: path.to_path_buf(), source })?;
         let sha256 = Some(file_sha256(path)?);
         let label = path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
         Ok(Self { model, label, sha256 })
@@ -129,7 +132,12 @@ pub struct SweepSpec {
 impl SweepSpec {
     /// The defaults of `maskscope eval`: occluder regions, grey squares, the standard seeds,
     /// the central face (where LFW puts the labelled person), no cache.
-    pub fn new(pairs_file: PathBuf, pairs: PairsFile, images_root: Option<PathBuf>, conditions: Vec<Condition>) -> Self {
+    pub fn new(
+        pairs_file: PathBuf,
+        pairs: PairsFile,
+        images_root: Option<PathBuf>,
+        conditions: Vec<Condition>,
+    ) -> Self {
         Self {
             pairs_file,
             pairs,
@@ -209,7 +217,8 @@ pub fn run_sweep(
     observer.stage(SweepStage::Align, photos.len() * templates.len());
     let mut aligned: Vec<Vec<Option<RgbImage>>> = Vec::new();
     for &template in &templates {
-        let faces = photos::align_photos(&photos, finder, template, spec.cache_root.as_deref(), &mut cache, observer, cancel)?;
+        let faces =
+            photos::align_photos(&photos, finder, template, spec.cache_root.as_deref(), &mut cache, observer, cancel)?;
         aligned.push(faces);
     }
     let align_s = start.elapsed().as_secs_f64();
@@ -293,7 +302,9 @@ pub fn run_sweep(
                         area_by_photo[p] = face_area_fraction(mask);
                     }
                     if keep_masks {
-                        occlusion_masks.push(mask.unwrap_or_else(|| BinaryMask::new(face.height() as usize, face.width() as usize)));
+                        occlusion_masks.push(
+                            mask.unwrap_or_else(|| BinaryMask::new(face.height() as usize, face.width() as usize)),
+                        );
                     }
                     out.push(face);
                 }
@@ -305,7 +316,8 @@ pub fn run_sweep(
             }
             for (m, model) in models.iter().enumerate() {
                 let inputs: Vec<&RgbImage> = occluded_faces[template_of(model)].iter().collect();
-                let embedded = embed::embed_faces(&model.model, caches[m].as_ref(), &inputs, &mut cache, observer, cancel)?;
+                let embedded =
+                    embed::embed_faces(&model.model, caches[m].as_ref(), &inputs, &mut cache, observer, cancel)?;
                 second_embeddings.push(by_photo(photos.len(), &seconds, embedded));
             }
         }
@@ -314,11 +326,15 @@ pub fn run_sweep(
             let second = if condition.is_occluded() { &second_embeddings[path.model] } else { &clean[path.model] };
             let scores = score::pair_scores(&photos.pairs, &clean[path.model], second, path.embedding);
             let scores: Vec<f32> = order.iter().map(|&i| scores[i]).collect();
-            let report = verification_report(&scores, &same)
-                .map_err(|source| SweepError::Scores { condition, path: path.label.clone(), source })?;
+            let report = verification_report(&scores, &same).map_err(|source| SweepError::Scores {
+                condition,
+                path: path.label.clone(),
+                source,
+            })?;
             results.push(PathResult { path: path.label.clone(), report: report.decimated(STORED_ROC_POINTS) });
         }
-        let scored: Vec<f64> = photos.pairs.iter().filter(|&&(_, b)| has_face[b]).map(|&(_, b)| area_by_photo[b]).collect();
+        let scored: Vec<f64> =
+            photos.pairs.iter().filter(|&&(_, b)| has_face[b]).map(|&(_, b)| area_by_photo[b]).collect();
         let result = ConditionResult {
             condition,
             label: condition.label(),
@@ -391,7 +407,12 @@ fn by_photo(count: usize, photos: &[usize], embedded: Vec<EmbeddingPair>) -> Vec
     out
 }
 
-fn thumbnails(spec: &SweepSpec, photos: &photos::Photos, faces: &[Option<RgbImage>], occluders: &Occluders) -> Vec<(Condition, RgbImage)> {
+fn thumbnails(
+    spec: &SweepSpec,
+    photos: &photos::Photos,
+    faces: &[Option<RgbImage>],
+    occluders: &Occluders,
+) -> Vec<(Condition, RgbImage)> {
     let Some(&(_, b)) = photos.pairs.iter().find(|&&(_, b)| faces[b].is_some()) else {
         return Vec::new();
     };
@@ -409,7 +430,13 @@ fn thumbnails(spec: &SweepSpec, photos: &photos::Photos, faces: &[Option<RgbImag
 
 impl SweepOutcome {
     /// The results.json document of this outcome.
-    pub fn into_results(self, spec: &SweepSpec, models: &[SweepModel], device: String, wall_time_s: f64) -> SweepResults {
+    pub fn into_results(
+        self,
+        spec: &SweepSpec,
+        models: &[SweepModel],
+        device: String,
+        wall_time_s: f64,
+    ) -> SweepResults {
         let genuine = spec.pairs.pairs.iter().filter(|p| p.same).count();
         let region_occluders = Region::ALL
             .iter()
@@ -456,9 +483,10 @@ impl SweepOutcome {
                 face_pick: face_pick.into(),
                 missing_face_score: MISSING_FACE_SCORE,
                 folds: fold_scheme(spec.pairs.layout),
-                accuracy: "10 folds of consecutive pairs in fold order; threshold searched over cosine in [-1, 1) step 0.005 \
+                accuracy:
+                    "10 folds of consecutive pairs in fold order; threshold searched over cosine in [-1, 1) step 0.005 \
                            on 9 folds (highest of tied thresholds), measured on the 10th; mean and population std"
-                    .into(),
+                        .into(),
             },
             models: models.iter().map(SweepModel::identity).collect(),
             paths: self.paths,

@@ -104,7 +104,11 @@ pub(super) fn align_photos(
 }
 
 /// One photo's aligned face and whether it came from the cache.
-fn aligned_face(finder: &FaceFinder, cache: Option<&AlignedCache>, path: &Path) -> Result<(CachedFace, bool), SweepError> {
+fn aligned_face(
+    finder: &FaceFinder,
+    cache: Option<&AlignedCache>,
+    path: &Path,
+) -> Result<(CachedFace, bool), SweepError> {
     let Some(cache) = cache else {
         return Ok((detect(finder, path)?.unwrap_or(CachedFace::NoFace), false));
     };
