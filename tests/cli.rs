@@ -36,6 +36,34 @@ fn auto_never_fails_and_a_bad_device_is_a_clear_error() {
     assert!(err.contains("tpu"), "{err}");
 }
 
+/// Probing the GPU prints nothing of its own: without a desktop session (no XDG_RUNTIME_DIR, as
+/// over ssh or in CI) Mesa's Vulkan device-select layer made libwayland print four error lines.
+#[test]
+fn info_writes_nothing_to_stderr_without_a_desktop_session() {
+    let out = maskscope().args(["info", "--device", "auto"]).env_remove("XDG_RUNTIME_DIR").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "stray stderr");
+}
+
+/// `maskscope info | head -1`: the reader goes away and the process ends without a panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = maskscope()
+        .args(["info", "--device", "cpu"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    // Either it finished writing before the pipe closed, or SIGPIPE ended it.
+    assert!(out.status.success() || out.status.signal() == Some(13), "{:?}", out.status);
+}
+
 #[test]
 fn convert_writes_a_record_and_reads_it_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -87,6 +115,37 @@ fn verify_tells_same_from_different_people() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("different people"), "{text}");
+}
+
+#[test]
+fn verify_refuses_a_threshold_that_is_not_a_cosine() {
+    for bad in ["nan", "inf", "1e40", "-1.5", "x"] {
+        let out =
+            maskscope().args(["--device", "cpu", "verify", "a.jpg", "b.jpg", "--threshold", bad]).output().unwrap();
+        assert!(!out.status.success(), "{bad} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--threshold") && err.contains(bad), "{bad}: {err}");
+    }
+    // A negative cosine is a threshold, not a flag: it gets as far as reading the photos.
+    let out =
+        maskscope().args(["--device", "cpu", "verify", "a.jpg", "b.jpg", "--threshold", "-0.2"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("--threshold") && err.contains("a.jpg"), "{err}");
+}
+
+/// A file name that is not UTF-8 is embedded like any other (it panicked in serde).
+#[cfg(unix)]
+#[test]
+fn embed_takes_a_photo_whose_name_is_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join(std::ffi::OsStr::from_bytes(b"face-\xff.jpg"));
+    std::fs::copy(maskscope::app::samples::samples_dir().join(maskscope::app::samples::FIRST_SAMPLE), &photo).unwrap();
+    let out = maskscope().args(["--device", "cpu", "embed"]).arg(&photo).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(line["image"].as_str().unwrap().contains("face-\u{fffd}.jpg"), "{line}");
+    assert_eq!(line["embedding"].as_array().unwrap().len(), 192);
 }
 
 #[test]
