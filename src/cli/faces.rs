@@ -57,7 +57,8 @@ pub fn embed(cli: &Cli, args: &EmbedArgs) -> anyhow::Result<()> {
         let embedding = embedder.embed(&[&face.aligned.image])?.remove(0);
         let detection = face.detection.expect("detected");
         let line = serde_json::json!({
-            "image": path,
+            // Lossy: JSON strings are UTF-8, and a path that is not would make serde fail.
+            "image": path.to_string_lossy(),
             "faces_in_photo": face.faces_in_photo,
             "box": detection.bbox,
             "score": detection.score,
@@ -71,13 +72,25 @@ pub fn embed(cli: &Cli, args: &EmbedArgs) -> anyhow::Result<()> {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
+    /// The first photo (its largest face unless --face says otherwise).
     pub a: PathBuf,
+    /// The second photo, compared with the first.
     pub b: PathBuf,
-    /// Cosine similarity above which the faces are called the same person.
-    #[arg(long, default_value_t = DEFAULT_THRESHOLD)]
+    /// Cosine similarity above which the faces are called the same person, in [-1, 1].
+    #[arg(long, default_value_t = DEFAULT_THRESHOLD, value_parser = cosine_threshold, allow_negative_numbers = true)]
     pub threshold: f32,
     #[command(flatten)]
     pub model: ModelArgs,
+}
+
+/// A cosine threshold: a finite number in [-1, 1] (NaN would call every pair "different").
+fn cosine_threshold(text: &str) -> Result<f32, String> {
+    let value: f32 = text.trim().parse().map_err(|e| format!("{e}"))?;
+    if (-1.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{text} is not a cosine similarity (a number from -1 to 1)"))
+    }
 }
 
 pub fn verify(cli: &Cli, args: &VerifyArgs) -> anyhow::Result<()> {
