@@ -156,3 +156,26 @@ fn burn_record_round_trip_gives_identical_outputs() {
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     assert!(checkpoint::load_from_net(&cut, &device).is_err());
 }
+
+/// A record (or state dict) with a NaN or an infinity among its weights is refused at load,
+/// naming the file and the tensor: it would make every embedding NaN.
+#[test]
+fn non_finite_weights_are_refused_naming_the_tensor() {
+    let device = Device::flex();
+    let loaded = checkpoint::load_from_net(&fixture("from/from_tiny.safetensors"), &device).unwrap();
+    for bad in [f32::NAN, f32::INFINITY] {
+        let mut net = loaded.net.clone();
+        let mut values = net.backbone.bn1.gamma.val().into_data().try_to_vec::<f32>().unwrap();
+        values[1] = bad;
+        let n = values.len();
+        net.backbone.bn1.gamma =
+            burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(values, [n]), &device));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.bpk");
+        record::save_from_net(&net, &loaded.config, &path).unwrap();
+        let err = checkpoint::load_from_net(&path, &device).unwrap_err().to_string();
+        assert!(err.contains("bad.bpk") && err.contains("bn1") && err.contains("non-finite"), "{err}");
+    }
+    // The intact network passes the same check.
+    record::check_finite(&loaded.net).unwrap();
+}

@@ -82,6 +82,7 @@ pub fn load_from_net(path: &Path, device: &Device) -> Result<LoadedFromNet, Chec
             let config = infer::infer_from_net_config(&state_dict)?;
             let mut net = config.init(device);
             let summary = apply_state_dict(&mut net, state_dict, device)?;
+            record::check_finite(&net).map_err(|message| CheckpointError::record(path, message))?;
             Ok(LoadedFromNet { net, config, format, applied: summary.applied })
         }
     }

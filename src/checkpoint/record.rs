@@ -6,7 +6,7 @@ use std::path::Path;
 
 use burn::store::burn_pack::Reader;
 use burn::store::{BurnpackStore, ModuleSnapshot};
-use burn::tensor::Device;
+use burn::tensor::{DType, Device};
 
 use super::CheckpointError;
 use super::loader::KeyMismatch;
@@ -67,6 +67,27 @@ pub fn load_module<M: ModuleSnapshot>(module: &mut M, path: &Path) -> Result<(),
     };
     if !mismatch.is_empty() {
         return Err(CheckpointError::Mismatch { path: path.to_path_buf(), mismatch: Box::new(mismatch) });
+    }
+    check_finite(module).map_err(|message| CheckpointError::record(path, message))
+}
+
+/// Every float weight of `module` is a number: a NaN or an infinity would turn every embedding
+/// into NaN, which the JSON outputs print as `null` and comparisons score as "different".
+pub fn check_finite<M: ModuleSnapshot>(module: &M) -> Result<(), String> {
+    for tensor in module.collect(None, None, false) {
+        if tensor.dtype != DType::F32 {
+            continue;
+        }
+        let bytes = tensor.to_bytes().map_err(|e| format!("reading {}: {e}", tensor.name))?;
+        let values = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let bad: Vec<(usize, f32)> = values.enumerate().filter(|(_, v)| !v.is_finite()).collect();
+        if let Some(&(index, value)) = bad.first() {
+            return Err(format!(
+                "tensor {} holds {} non-finite value(s) ({value} at flat index {index} first)",
+                tensor.name,
+                bad.len()
+            ));
+        }
     }
     Ok(())
 }

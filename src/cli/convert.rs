@@ -75,14 +75,20 @@ fn convert_tfjs(args: &ConvertArgs, device: &burn::tensor::Device) -> anyhow::Re
 
     let graph = TfjsGraph::read(&args.input)?;
     let (net, applied) = mobilefacenet_from_tfjs(&graph, device)?;
+    record::check_finite(&net).map_err(|why| anyhow::anyhow!("{}: {why}", args.input.display()))?;
     println!("read {applied} tensors of MobileFaceNet from {}", args.input.display());
     Embedder::save(&net, &args.output)?;
     let reloaded = Embedder::load(&args.output, device)?;
     let probe = Tensor::<4>::random([2, 3, 112, 112], Distribution::Uniform(-1.0, 1.0), device);
     let a = net.forward(probe.clone()).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let b = reloaded.net.forward(probe).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-    if worst > 1e-5 {
+    // NaN-aware: f32::max would skip a NaN difference and call it agreement.
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, |m, d| if m.is_nan() || d.is_nan() { f32::NAN } else { m.max(d) });
+    if !(worst <= 1e-5) {
         bail!("the record gives different embeddings (max difference {worst:e})");
     }
     println!("wrote {} and read it back: embeddings agree (max difference {worst:.1e})", args.output.display());
