@@ -73,3 +73,49 @@ fn undecodable_and_missing_files_name_the_path() {
     let err = read_rgb(&dir.path().join("absent.png")).unwrap_err();
     assert!(err.to_string().contains("absent.png"), "{err}");
 }
+
+/// A 54-byte BMP header declaring `width` x `height` at 24 bits, with no pixels after it.
+fn bmp_header(width: u32, height: u32) -> Vec<u8> {
+    let row = (width * 3).div_ceil(4) * 4;
+    let size = 54 + row * height;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"BM");
+    b.extend_from_slice(&size.to_le_bytes());
+    b.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(&54u32.to_le_bytes());
+    b.extend_from_slice(&40u32.to_le_bytes());
+    b.extend_from_slice(&width.to_le_bytes());
+    b.extend_from_slice(&height.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&24u16.to_le_bytes());
+    b.extend_from_slice(&[0; 24]);
+    b
+}
+
+/// Pipes, devices and folders are refused without reading (a FIFO blocked forever, /dev/zero
+/// was read until 8 GB), and so is a header that claims more pixels than a photo has, before
+/// any pixel is decoded (13 KB claiming 16384 x 16384 took 3.9 GB).
+#[test]
+fn non_files_and_huge_declared_sizes_are_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = read_rgb(dir.path()).unwrap_err();
+    assert!(matches!(err, ImageError::NotAFile { .. }), "{err}");
+    #[cfg(unix)]
+    {
+        let err = read_rgb(std::path::Path::new("/dev/zero")).unwrap_err();
+        assert!(matches!(err, ImageError::NotAFile { .. }) && err.to_string().contains("/dev/zero"), "{err}");
+        let fifo = dir.path().join("photo.jpg");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let err = read_rgb(&fifo).unwrap_err();
+        assert!(matches!(err, ImageError::NotAFile { .. }) && err.to_string().contains("photo.jpg"), "{err}");
+    }
+    let huge = dir.path().join("huge.bmp");
+    std::fs::write(&huge, bmp_header(12_000, 12_000)).unwrap();
+    let err = read_rgb(&huge).unwrap_err();
+    assert!(matches!(err, ImageError::TooLarge { width: 12_000, height: 12_000, .. }), "{err}");
+    // A small declared size gets as far as decoding the (missing) pixels.
+    let small = dir.path().join("small.bmp");
+    std::fs::write(&small, bmp_header(40, 30)).unwrap();
+    assert!(matches!(read_rgb(&small).unwrap_err(), ImageError::Decode { .. }));
+}

@@ -8,6 +8,14 @@ use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 /// Side length above which a photo is refused rather than decoded (a 40k x 40k RGB image would
 /// need 4.8 GB).
 pub const MAX_IMAGE_SIDE: u32 = 16_384;
+/// Pixels above which a photo is refused before decoding: 100 MP (300 MB as RGB) is beyond any
+/// camera's face photo, and a few kilobytes of header can claim 16384 x 16384.
+pub const MAX_IMAGE_PIXELS: u64 = 100_000_000;
+/// Bytes above which a photo file is refused unread.
+pub const MAX_PHOTO_BYTES: u64 = 512 << 20;
+/// What the decoder may allocate for one photo (the RGBA/16-bit intermediates of the largest
+/// accepted one).
+const MAX_DECODE_ALLOC: u64 = 1 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -15,21 +23,41 @@ pub enum ImageError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: cannot decode image: {source}")]
     Decode { path: PathBuf, source: image::ImageError },
-    #[error("{path}: {width}x{height} is larger than {MAX_IMAGE_SIDE} px on a side")]
+    #[error(
+        "{path}: {width}x{height} is larger than {MAX_IMAGE_SIDE} px on a side or {MAX_IMAGE_PIXELS} pixels in all"
+    )]
     TooLarge { path: PathBuf, width: u32, height: u32 },
+    #[error("{path}: not a regular file (a photo must be a file, not a pipe, device or folder)")]
+    NotAFile { path: PathBuf },
+    #[error("{path}: {bytes} bytes is more than a photo may be ({MAX_PHOTO_BYTES} bytes)")]
+    FileTooLarge { path: PathBuf, bytes: u64 },
 }
 
 /// Decodes `path` upright and as RGB.
+///
+/// Only regular files are read (a FIFO would block, `/dev/zero` never end), at most
+/// [`MAX_PHOTO_BYTES`]; the declared size is checked before any pixel is decoded.
 pub fn read_rgb(path: &Path) -> Result<RgbImage, ImageError> {
+    let io = |source| ImageError::Io { path: path.to_path_buf(), source };
     let decode = |source| ImageError::Decode { path: path.to_path_buf(), source };
-    let reader = ImageReader::open(path)
-        .and_then(|r| r.with_guessed_format())
-        .map_err(|source| ImageError::Io { path: path.to_path_buf(), source })?;
+    let metadata = std::fs::metadata(path).map_err(io)?;
+    if !metadata.is_file() {
+        return Err(ImageError::NotAFile { path: path.to_path_buf() });
+    }
+    if metadata.len() > MAX_PHOTO_BYTES {
+        return Err(ImageError::FileTooLarge { path: path.to_path_buf(), bytes: metadata.len() });
+    }
+    let reader = ImageReader::open(path).and_then(|r| r.with_guessed_format()).map_err(io)?;
     let mut decoder = reader.into_decoder().map_err(decode)?;
     let (width, height) = decoder.dimensions();
-    if width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE {
+    if width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE || u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
         return Err(ImageError::TooLarge { path: path.to_path_buf(), width, height });
     }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    decoder.set_limits(limits).map_err(decode)?;
     // Phones store photos sideways with an EXIF rotation; faces must be upright for MTCNN.
     let orientation = decoder.orientation().map_err(decode)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(decode)?;
