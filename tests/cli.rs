@@ -89,6 +89,33 @@ fn convert_writes_a_record_and_reads_it_back() {
     assert!(err.starts_with("error: ") && err.contains("garbage.pth"), "{err}");
 }
 
+/// `convert X -o X` wrote the record over the source and then failed its read-back: the user's
+/// checkpoint was gone. Outputs that are the input (also through a link) or not regular files
+/// are refused, and the input stays byte for byte.
+#[cfg(unix)]
+#[test]
+fn convert_never_writes_over_its_input_or_a_non_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("from.pth.tar");
+    std::fs::copy(fixture("from/from_tiny.pth.tar"), &input).unwrap();
+    let original = std::fs::read(&input).unwrap();
+    let link = dir.path().join("link.bpk");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    let hard = dir.path().join("hard.bpk");
+    std::fs::hard_link(&input, &hard).unwrap();
+    for (output, why) in [(&input, "is the input"), (&hard, "is the input"), (&link, "not a regular file")] {
+        let out = maskscope().args(["--device", "cpu", "convert"]).arg(&input).arg("-o").arg(output).output().unwrap();
+        assert!(!out.status.success(), "{}", output.display());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{err}");
+        assert_eq!(std::fs::read(&input).unwrap(), original, "the input changed");
+    }
+    let out = maskscope().args(["--device", "cpu", "convert"]).arg(&input).args(["-o", "/dev/null"]).output().unwrap();
+    assert!(!out.status.success());
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device(), "/dev/null was replaced");
+}
+
 fn lfw(name: &str, n: u32) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data/lfw-view1/images")

@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -19,7 +19,22 @@ pub struct ConvertArgs {
     pub output: PathBuf,
 }
 
+/// Refuses an output that would destroy something: the input itself (also through a link), or a
+/// path that is not a regular file (a device, a FIFO, a symlink, a folder), which the record's
+/// write would replace with a regular file.
+fn check_output(input: &Path, output: &Path) -> anyhow::Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(output) else { return Ok(()) };
+    if !meta.file_type().is_file() {
+        bail!("{}: exists and is not a regular file; give a new file or a regular file to replace", output.display());
+    }
+    if same_file::is_same_file(input, output).unwrap_or(false) {
+        bail!("{} is the input; write the record to another file", output.display());
+    }
+    Ok(())
+}
+
 pub fn run(cli: &Cli, args: &ConvertArgs) -> anyhow::Result<()> {
+    check_output(&args.input, &args.output)?;
     let device = cli.compute_device()?.device;
     if args.input.extension().is_some_and(|e| e == "json") {
         return convert_tfjs(args, &device);
