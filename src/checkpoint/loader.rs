@@ -26,13 +26,20 @@ impl KeyMismatch {
     }
 }
 
+/// Keys listed per section of a mismatch; a damaged file once produced a 45 MB message of
+/// 1.5 M missing keys, where the first few and a count say as much.
+pub const LISTED_KEYS: usize = 20;
+
 impl fmt::Display for KeyMismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let section = |f: &mut fmt::Formatter<'_>, title: &str, lines: Vec<String>| -> fmt::Result {
             if !lines.is_empty() {
                 writeln!(f, "  {title} ({}):", lines.len())?;
-                for line in lines {
+                for line in lines.iter().take(LISTED_KEYS) {
                     writeln!(f, "    {line}")?;
+                }
+                if lines.len() > LISTED_KEYS {
+                    writeln!(f, "    ... and {} more", lines.len() - LISTED_KEYS)?;
                 }
             }
             Ok(())
@@ -113,5 +120,24 @@ pub fn apply_state_dict(
         Ok(loader.summary)
     } else {
         Err(CheckpointError::Mismatch { path: state_dict.source, mismatch: Box::new(loader.mismatch) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_mismatch_lists_the_first_keys_and_counts_the_rest() {
+        let mismatch = KeyMismatch {
+            missing: (0..100_000).map(|i| format!("layer1.{i}.weight")).collect(),
+            unexpected: vec!["extra".into()],
+            shape_mismatches: Vec::new(),
+        };
+        let text = mismatch.to_string();
+        assert!(text.contains("missing keys (100000):") && text.contains("layer1.19.weight"), "{text}");
+        assert!(!text.contains("layer1.20.weight") && text.contains("... and 99980 more"), "{text}");
+        assert!(text.contains("unexpected keys (1):\n    extra\n") && !text.contains("1 more"), "{text}");
+        assert!(text.len() < 2_000, "{} bytes", text.len());
     }
 }
