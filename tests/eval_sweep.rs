@@ -17,6 +17,7 @@ use maskscope::eval::conditions::{
 use maskscope::eval::folds::{FoldScheme, fold_order, fold_scheme};
 use maskscope::eval::pairs::{FoldLayout, read_pairs_any};
 use maskscope::eval::results::{CSV_HEADER, SweepResults};
+use maskscope::eval::roc::TarRule;
 use maskscope::eval::sweep::{SweepError, SweepModel, SweepObserver, SweepSpec, run_sweep};
 use maskscope::eval::verification::ten_fold_accuracy;
 use maskscope::face::cache::file_sha256;
@@ -352,6 +353,12 @@ fn eval_writes_every_output_and_a_rerun_comes_from_the_cache() {
     assert_eq!((first.pairs.count, first.pairs.genuine, first.pairs.impostor), (12, 6, 6));
     assert_eq!(first.protocol.seeds.occ_lfw_2_0, OCC_LFW20_SEED);
     assert_eq!(first.protocol.folds, FoldScheme::Stratified, "a one-fold header");
+    assert_eq!(first.protocol.tar_rule, TarRule::Roc, "the default TAR rule is recorded");
+    // results.json written before the rule was recorded reads as the ROC rule.
+    let mut old: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(first_out.join("results.json")).unwrap()).unwrap();
+    assert!(old["protocol"].as_object_mut().unwrap().remove("tar_rule").is_some());
+    assert_eq!(serde_json::from_value::<SweepResults>(old).unwrap().protocol.tar_rule, TarRule::Roc);
     assert_eq!(first.photos.distinct, 24);
     assert!(first.photos.without_face.is_empty(), "{:?}", first.photos.without_face);
     for c in &first.conditions {
@@ -437,10 +444,16 @@ fn two_models_are_compared_path_by_path() {
         .args(["--model".as_ref(), model.as_os_str(), "--model".as_ref(), model.as_os_str()])
         .args(["--out".as_ref(), out.as_os_str(), "--cache".as_ref(), dir.path().join("cache").as_os_str()])
         .args(["--protocol", "clean,nose,square-30", "--region-fill", "grey", "--no-baseline"])
+        .args(["--tar-rule", "authors"])
         .output()
         .unwrap();
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     let results = read_results(&out);
+    // The authors' TAR rule is recorded and measures every FAR, even 1e-4 on 6 impostors.
+    assert_eq!(results.protocol.tar_rule, TarRule::Authors);
+    assert!(
+        results.conditions.iter().flat_map(|c| &c.paths).all(|p| p.report.tar_at_far.iter().all(|t| t.tar().is_some()))
+    );
     let labels: Vec<&str> = results.paths.iter().map(|p| p.label.as_str()).collect();
     assert_eq!(labels, ["from_random #1", "from_random #1, mask off", "from_random #2", "from_random #2, mask off"]);
     assert_eq!(results.models.len(), 2);

@@ -18,6 +18,7 @@ use crate::eval::conditions::{Condition, RegionFill, SQUARE_SEED, SQUARE_SIDES, 
 use crate::eval::pairs::read_pairs_any;
 use crate::eval::report::write_outputs;
 use crate::eval::results::{ConditionResult, SweepResults};
+use crate::eval::roc::TarRule;
 use crate::eval::sweep::{SweepModel, SweepObserver, SweepSpec, SweepStage, run_sweep};
 use crate::face::cache::default_cache_root;
 use crate::face::from_model::bundled_model_path;
@@ -68,6 +69,11 @@ pub struct EvalArgs {
     /// occ-lfw-2.0-pasted).
     #[arg(long, value_enum, default_value_t = PasteBackground::Grey)]
     pub paste_background: PasteBackground,
+    /// How TAR at FAR is read: `roc` (the best TAR at a ROC point with FAR <= the target; "not
+    /// enough impostor pairs" when the target is below 1/impostors) or `authors` (the official
+    /// FROM code's `tar_far`, to compare with published numbers).
+    #[arg(long, value_enum, default_value_t = TarRule::Roc)]
+    pub tar_rule: TarRule,
     /// What fills a sweep square: grey, or a library occluder fitted into it.
     #[arg(long, value_enum, default_value_t = SquareFillKind::Grey)]
     pub square_fill: SquareFillKind,
@@ -204,6 +210,7 @@ pub fn run(cli: &Cli, args: &EvalArgs) -> anyhow::Result<()> {
     spec.region_fill = args.region_fill;
     spec.square_fill = args.square_fill;
     spec.paste_background = args.paste_background;
+    spec.tar_rule = args.tar_rule;
     spec.occ_lfw_seed = args.occ_lfw_seed;
     spec.square_seed = args.square_seed;
     spec.face_pick = args.face;

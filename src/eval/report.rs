@@ -15,7 +15,7 @@ use super::plots::{
     write_atomic, write_region_bars, write_roc,
 };
 use super::results::{ConditionResult, Embedding, PathInfo, SweepResults};
-use super::roc::TarResult;
+use super::roc::{TarResult, TarRule};
 use super::verification::VerificationReport;
 use crate::occlusion::Region;
 
@@ -388,10 +388,19 @@ pub fn markdown(results: &SweepResults, figures: &[Figure]) -> String {
         }
     };
     let _ = writeln!(md, "Folds: {folds}.\n");
+    let tar_rule = match results.protocol.tar_rule {
+        TarRule::Roc => "TAR at FAR is the best TAR of a ROC point whose FAR is at most the target",
+        TarRule::Authors => {
+            "TAR at FAR follows the FROM code's `tar_far` (`--tar-rule authors`): the threshold is the impostor score \
+             at index floor(impostors x FAR) in descending order, genuine scores at or above it are accepted, so the \
+             real FAR can exceed the target"
+        }
+    };
     let _ = writeln!(
         md,
-        "Accuracy: {}. AUC, EER and TAR come from the ROC over all pairs; \"best thr.\" is the accuracy at the single best \
-         threshold chosen on all pairs (optimistic).\n\n¹ n/a: fewer impostor pairs than 1/FAR, so that FAR cannot be measured.",
+        "Accuracy: {}. AUC, EER and TAR come from the ROC over all pairs; {tar_rule}; \"best thr.\" is the accuracy \
+         at the single best threshold chosen on all pairs (optimistic).\n\n¹ n/a: fewer impostor pairs than 1/FAR, so \
+         that FAR cannot be measured.",
         results.protocol.accuracy
     );
     md

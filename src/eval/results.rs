@@ -10,7 +10,7 @@ use super::conditions::{Condition, RegionFill, SquareFillKind};
 use super::folds::FoldScheme;
 use super::mask_contrast::MaskContrast;
 use super::pairs::PairsFormat;
-use super::roc::TarResult;
+use super::roc::{TarResult, TarRule};
 use super::verification::VerificationReport;
 use crate::occlusion::PasteBackground;
 
@@ -108,6 +108,10 @@ pub struct Protocol {
     pub missing_face_score: f32,
     /// How the pairs were split into the 10 folds.
     pub folds: FoldScheme,
+    /// How TAR at FAR was read off the scores (`roc`, or the FROM code's `authors`); results
+    /// written before it existed used `roc`.
+    #[serde(default)]
+    pub tar_rule: TarRule,
     /// How the accuracy is computed.
     pub accuracy: String,
 }

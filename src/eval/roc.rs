@@ -62,6 +62,29 @@ pub enum TarResult {
     NotEnoughImpostorPairs { impostor_pairs: usize, needed: usize },
 }
 
+/// How TAR at a target FAR is read off the scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum TarRule {
+    /// The highest TAR of a ROC point whose FAR is <= the target; "not enough impostor pairs"
+    /// when one accepted impostor already exceeds it ([`Roc::tar_at_far`]).
+    #[default]
+    Roc,
+    /// The official FROM code's `tar_far`: the impostor score at index `floor(impostors * far)`
+    /// in descending order is the threshold, genuine scores >= it are accepted. With LFW's 3,000
+    /// impostors at FAR 1e-4 that is the highest impostor score ([`official_tar_at_far`]).
+    Authors,
+}
+
+impl TarRule {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TarRule::Roc => "roc",
+            TarRule::Authors => "authors",
+        }
+    }
+}
+
 impl TarAtFar {
     pub fn tar(&self) -> Option<f64> {
         match self.result {
@@ -183,11 +206,11 @@ pub(crate) fn decimate(points: &[RocPoint], max_points: usize) -> Vec<RocPoint> 
 
 /// TAR at FAR the way the official FROM code computes it (`tar_far` in `lib/core/lfw_eval.py`):
 /// the threshold is the impostor score at index `floor(impostors * far)` in descending order,
-/// and TAR counts genuine scores >= it. The threshold itself is accepted, so the real FAR is at
-/// least 1/impostors even when `far` is smaller (for `far` >= 1, where the original fails on the
-/// index, the lowest impostor score is used). Kept to compare with published numbers; use
-/// [`Roc::tar_at_far`] for new results.
-pub fn tar_at_far_official(scores: &[f32], same: &[bool], far: f64) -> Result<f64, ScoresError> {
+/// and TAR counts genuine scores >= it. The threshold itself is accepted, so the real FAR
+/// (`actual_far`, the share of impostor scores >= the threshold) is at least 1/impostors even
+/// when `far` is smaller (for `far` >= 1, where the original fails on the index, the lowest
+/// impostor score is used). For comparing with published numbers ([`TarRule::Authors`]).
+pub fn official_tar_at_far(scores: &[f32], same: &[bool], far: f64) -> Result<TarAtFar, ScoresError> {
     let (genuine, impostor) = check_scores(scores, same)?;
     if genuine == 0 || impostor == 0 {
         return Err(ScoresError::OneClass { genuine, impostor });
@@ -197,7 +220,18 @@ pub fn tar_at_far_official(scores: &[f32], same: &[bool], far: f64) -> Result<f6
     let index = ((impostor as f64 * far) as usize).min(impostor - 1);
     let threshold = impostors[index];
     let accepted = scores.iter().zip(same).filter(|&(&s, &y)| y && s >= threshold).count();
-    Ok(accepted as f64 / genuine as f64)
+    let false_accepts = impostors.iter().filter(|&&s| s >= threshold).count();
+    let result = TarResult::Measured {
+        tar: accepted as f64 / genuine as f64,
+        threshold,
+        actual_far: false_accepts as f64 / impostor as f64,
+    };
+    Ok(TarAtFar { far, result })
+}
+
+/// The TAR of [`official_tar_at_far`] alone.
+pub fn tar_at_far_official(scores: &[f32], same: &[bool], far: f64) -> Result<f64, ScoresError> {
+    Ok(official_tar_at_far(scores, same, far)?.tar().unwrap_or_default())
 }
 
 /// Writes a non-finite threshold as `null` and reads `null` back as +inf.

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use super::roc::{Eer, RocPoint, TarAtFar, decimate, roc_curve};
+use super::roc::{Eer, RocPoint, TarAtFar, TarRule, decimate, official_tar_at_far, roc_curve};
 use super::{ScoresError, check_scores};
 
 /// Thresholds searched: cosine in [-1, 1) in steps of 0.005, as the official FROM evaluation.
@@ -162,7 +162,22 @@ pub struct VerificationReport {
 /// The report for `scores` in pair order (the order defines the folds). Needs both kinds of
 /// pairs and at least 10 pairs.
 pub fn verification_report(scores: &[f32], same: &[bool]) -> Result<VerificationReport, ScoresError> {
+    verification_report_with(scores, same, TarRule::Roc)
+}
+
+/// [`verification_report`] with TAR at FAR read by `tar_rule`.
+pub fn verification_report_with(
+    scores: &[f32],
+    same: &[bool],
+    tar_rule: TarRule,
+) -> Result<VerificationReport, ScoresError> {
     let roc = roc_curve(scores, same)?;
+    let tar_at_far = match tar_rule {
+        TarRule::Roc => REPORT_FARS.iter().map(|&far| roc.tar_at_far(far)).collect(),
+        TarRule::Authors => {
+            REPORT_FARS.iter().map(|&far| official_tar_at_far(scores, same, far)).collect::<Result<_, _>>()?
+        }
+    };
     let ten_fold = ten_fold_accuracy(scores, same)?;
     let (threshold, accuracy) = best_threshold(scores, same);
     Ok(VerificationReport {
@@ -173,7 +188,7 @@ pub fn verification_report(scores: &[f32], same: &[bool]) -> Result<Verification
         best_threshold: ThresholdAccuracy { threshold, accuracy },
         auc: roc.auc(),
         eer: roc.eer(),
-        tar_at_far: REPORT_FARS.iter().map(|&far| roc.tar_at_far(far)).collect(),
+        tar_at_far,
         roc_points_full: roc.points.len(),
         roc: roc.points,
     })

@@ -1,10 +1,10 @@
 //! Rust against scikit-learn and a numpy re-implementation of the official 10-fold protocol on
 //! 2000 synthetic pairs with ties (tests/fixtures/metrics, written by tools/metrics_reference.py).
 
-use maskscope::eval::roc::{TarResult, roc_curve, tar_at_far_official};
+use maskscope::eval::roc::{TarResult, TarRule, roc_curve, tar_at_far_official};
 use maskscope::eval::verification::{
     KFoldAccuracy, REPORT_FARS, TieBreak, VerificationReport, best_threshold, kfold_accuracy, ten_fold_accuracy,
-    verification_report,
+    verification_report, verification_report_with,
 };
 use serde_json::Value;
 
@@ -92,6 +92,22 @@ fn auc_eer_and_tar_match_the_reference() {
         let tar = tar_at_far_official(&scores, &same, far).unwrap();
         close(tar, expected["tar"].as_f64().unwrap(), 1e-12, &format!("official TAR at FAR {far}"));
     }
+    // `--tar-rule authors`: the report carries the official numbers at every reported FAR,
+    // FAR 1e-4 included (1,000 impostors: the threshold is the highest impostor score, where the
+    // ROC rule says there are too few impostor pairs), with the FAR that threshold really has.
+    let report = verification_report_with(&scores, &same, TarRule::Authors).unwrap();
+    for (got, expected) in report.tar_at_far.iter().zip(r["tar_at_far_official"].as_array().unwrap()) {
+        assert_eq!(got.far, expected["far"].as_f64().unwrap());
+        close(got.tar().unwrap(), expected["tar"].as_f64().unwrap(), 1e-12, &format!("report TAR at FAR {}", got.far));
+        let TarResult::Measured { threshold, actual_far, .. } = got.result else { panic!("{got:?}") };
+        let accepted = scores.iter().zip(&same).filter(|&(&s, &y)| !y && s >= threshold).count();
+        close(actual_far, accepted as f64 / 1000.0, 1e-12, "actual FAR");
+        assert!(actual_far >= 1.0 / 1000.0);
+    }
+    assert_eq!(report.tar_at_far.len(), REPORT_FARS.len());
+    let roc_rule = verification_report_with(&scores, &same, TarRule::Roc).unwrap();
+    assert_eq!(roc_rule, verification_report(&scores, &same).unwrap());
+    assert!(roc_rule.tar_at_far[2].tar().is_none(), "the ROC rule cannot measure FAR 1e-4 on 1,000 impostors");
 }
 
 fn check_kfold(got: &KFoldAccuracy, expected: &Value) {

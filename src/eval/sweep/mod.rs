@@ -31,7 +31,8 @@ use super::results::{
     CacheStats, ConditionResult, ModelIdentity, PairsSummary, PathInfo, PathResult, PhotoSummary, Protocol,
     RegionOccluderInfo, STORED_ROC_POINTS, Seeds, Software, SweepResults, Timings,
 };
-use super::verification::verification_report;
+use super::roc::TarRule;
+use super::verification::verification_report_with;
 use crate::align::FaceTemplate;
 use crate::face::cache::{CacheError, file_sha256};
 use crate::face::embedding_cache::{EmbeddingCache, EmbeddingPair};
@@ -127,6 +128,8 @@ pub struct SweepSpec {
     /// Measure the mask contrast of the first FROM model under each occluded condition (one
     /// more forward pass of its occluded faces, reading the masks).
     pub mask_contrast: bool,
+    /// How TAR at FAR is read off the scores.
+    pub tar_rule: TarRule,
 }
 
 impl SweepSpec {
@@ -151,6 +154,7 @@ impl SweepSpec {
             face_pick: FacePick::Central,
             cache_root: None,
             mask_contrast: false,
+            tar_rule: TarRule::Roc,
         }
     }
 }
@@ -326,11 +330,8 @@ pub fn run_sweep(
             let second = if condition.is_occluded() { &second_embeddings[path.model] } else { &clean[path.model] };
             let scores = score::pair_scores(&photos.pairs, &clean[path.model], second, path.embedding);
             let scores: Vec<f32> = order.iter().map(|&i| scores[i]).collect();
-            let report = verification_report(&scores, &same).map_err(|source| SweepError::Scores {
-                condition,
-                path: path.label.clone(),
-                source,
-            })?;
+            let report = verification_report_with(&scores, &same, spec.tar_rule)
+                .map_err(|source| SweepError::Scores { condition, path: path.label.clone(), source })?;
             results.push(PathResult { path: path.label.clone(), report: report.decimated(STORED_ROC_POINTS) });
         }
         let scored: Vec<f64> =
@@ -483,6 +484,7 @@ impl SweepOutcome {
                 face_pick: face_pick.into(),
                 missing_face_score: MISSING_FACE_SCORE,
                 folds: fold_scheme(spec.pairs.layout),
+                tar_rule: spec.tar_rule,
                 accuracy:
                     "10 folds of consecutive pairs in fold order; threshold searched over cosine in [-1, 1) step 0.005 \
                            on 9 folds (highest of tied thresholds), measured on the 10th; mean and population std"
