@@ -207,7 +207,7 @@ fn trainable_parts_move_and_frozen_parts_do_not() {
     };
     let before = weights(&backbone);
     let (train_set, validation) = fixture_faces().split_identities(0.25, 3);
-    let library = OccluderLibrary::load(&assets::occluders_dir()).unwrap();
+    let library = OccluderLibrary::load(assets::occluders_dir()).unwrap();
     // Which of (stem, first stage, second stage) should move.
     for (trainable, should_move) in [
         (Trainable::All, [true, true, true]),
@@ -398,7 +398,7 @@ fn a_pattern_template_run_keeps_the_predictor_statistics_and_learns_from_the_fil
     // pattern's weights are non-positive on the mask (low mask = evidence for it), within the
     // few Adam steps it took.
     let patterns = 226;
-    let none_column = weight.iter().skip(0).step_by(patterns).map(|w| w.abs()).fold(0f32, f32::max);
+    let none_column = weight.iter().step_by(patterns).map(|w| w.abs()).fold(0f32, f32::max);
     let most_negative = weight.iter().copied().fold(0f32, f32::min);
     assert!(most_negative < -0.01 && none_column < 0.01, "{most_negative} {none_column}");
     let (bn_in, _, _) = running(TrainConfig::new());

@@ -109,9 +109,7 @@ impl Workbench {
 
     /// Opens the start-up photos; with the samples, two of them become references.
     fn open_initial(&mut self, files: Vec<PathBuf>) {
-        let mut commands = Vec::new();
-        commands.push(Command::OpenFiles { paths: files.clone(), as_references: false });
-        self.run_commands(commands);
+        self.run_commands(vec![Command::OpenFiles { paths: files.clone(), as_references: false }]);
         let refs: Vec<FaceId> = self
             .state
             .faces

@@ -103,7 +103,7 @@ fn convert_tfjs(args: &ConvertArgs, device: &burn::tensor::Device) -> anyhow::Re
         .zip(&b)
         .map(|(x, y)| (x - y).abs())
         .fold(0.0f32, |m, d| if m.is_nan() || d.is_nan() { f32::NAN } else { m.max(d) });
-    if !(worst <= 1e-5) {
+    if worst.is_nan() || worst > 1e-5 {
         bail!("the record gives different embeddings (max difference {worst:e})");
     }
     println!("wrote {} and read it back: embeddings agree (max difference {worst:.1e})", args.output.display());

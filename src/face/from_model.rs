@@ -14,6 +14,7 @@ use crate::assets;
 use crate::checkpoint::record::{self, FROM_LRESNET, FROM_MOBILEFACENET};
 use crate::checkpoint::{CheckpointError, load_from_net};
 use crate::face::Embedder;
+use crate::face::embedding_cache::EmbeddingPair;
 use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig, MOBILEFACENET_FEATURE_SIDE};
 use crate::model::from_mobilefacenet_cpu::CpuFromMobileFaceNet;
 use crate::model::mobilefacenet::{MOBILEFACENET_FEATURES, MobileFaceNet, normalize_mobilefacenet};
@@ -38,6 +39,10 @@ pub enum ModelError {
 
 /// The networks behind a [`FaceModel`].
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one network per model, held for its lifetime: a box would only add an indirection"
+)]
 pub enum Network {
     FromMobileFaceNet {
         net: FromMobileFaceNet,
@@ -106,6 +111,7 @@ pub struct FaceModel {
 }
 
 /// The CPU inference paths (see `model::mobilefacenet_cpu`).
+#[allow(clippy::large_enum_variant, reason = "one per model, held for its lifetime")]
 enum CpuPath {
     From(CpuFromMobileFaceNet),
     Plain(CpuMobileFaceNet),
@@ -276,7 +282,7 @@ impl FaceModel {
     }
 
     /// Masked and unmasked embeddings of aligned faces (no mask read back from a GPU).
-    pub fn embed(&self, faces: &[&RgbImage]) -> Result<Vec<(Vec<f32>, Vec<f32>)>, ModelError> {
+    pub fn embed(&self, faces: &[&RgbImage]) -> Result<Vec<EmbeddingPair>, ModelError> {
         let mut out = Vec::with_capacity(faces.len());
         for (c, chunk) in faces.chunks(MODEL_BATCH).enumerate() {
             self.check_sizes(chunk, c * MODEL_BATCH)?;

@@ -157,9 +157,8 @@ mod tests {
     fn matches_burn() {
         let device = Device::flex();
         let mut net = FromMobileFaceNetConfig::new().init(&device);
-        let random =
-            |dims: [usize; 4]| Param::from_tensor(Tensor::random(dims, Distribution::Normal(0.0, 0.05), &device));
-        net.mask.conv2.weight = random(net.mask.conv2.weight.dims());
+        let dims = net.mask.conv2.weight.dims();
+        net.mask.conv2.weight = Param::from_tensor(Tensor::random(dims, Distribution::Normal(0.0, 0.05), &device));
         let stats = |n: usize, low: f64| Tensor::<1>::random([n], Distribution::Uniform(low, low + 1.0), &device);
         for bn in [&mut net.mask.bn, &mut net.regress.bn_in, &mut net.regress.bn_out] {
             let n = bn.gamma.dims()[0];

@@ -189,7 +189,7 @@ pub fn crop_region(b: &FaceBox, image_width: usize, image_height: usize) -> Opti
     let y = (b.y1.trunc() as i64).max(1);
     let ex = (b.x2.trunc() as i64).min(image_width as i64);
     let ey = (b.y2.trunc() as i64).min(image_height as i64);
-    if ex <= x - 1 || ey <= y - 1 {
+    if ex < x || ey < y {
         return None;
     }
     Some(Region {

@@ -48,6 +48,7 @@ pub struct CpuMtcnnNets {
 
 /// One step of a network's trunk.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant, reason = "a dozen steps per network, built once")]
 enum Step {
     Layer(Layer),
     /// Stride-2 max-pool in ceil mode with this kernel.

@@ -137,7 +137,7 @@ impl TrainConfig {
         if self.epochs == 0 || self.batch_size < 2 {
             return Err("epochs must be >= 1 and batch size >= 2 (batch norm needs two samples)".into());
         }
-        if !(self.learning_rate > 0.0) {
+        if self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
             return Err(format!("learning rate must be positive, got {}", self.learning_rate));
         }
         if !(0.0..0.9).contains(&self.validation_fraction) {

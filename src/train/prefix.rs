@@ -20,6 +20,7 @@ use crate::model::from_mobilefacenet::FromMobileFaceNet;
 use crate::model::mobilefacenet::MobileFaceNet;
 use crate::model::mobilefacenet_cpu::CpuMobileFaceNet;
 
+#[allow(clippy::large_enum_variant, reason = "one per training run")]
 pub enum FrozenPrefix {
     /// Nothing is frozen outside the graph: the network runs from the pixels.
     None,

@@ -25,7 +25,9 @@ pub(super) fn embed_faces(
     let mut keys: Vec<Option<String>> = vec![None; faces.len()];
     let mut missing = Vec::new();
     // Hashing each face and reading its cache entry depend on that face alone: done in parallel.
-    let looked_up: Vec<Result<Option<(String, Option<EmbeddingPair>)>, SweepError>> = faces
+    // Per face: its cache key and entry, when there is a cache.
+    type Lookup = Result<Option<(String, Option<EmbeddingPair>)>, SweepError>;
+    let looked_up: Vec<Lookup> = faces
         .par_iter()
         .map(|face| {
             let Some(cache) = cache else { return Ok(None) };
