@@ -12,14 +12,14 @@ use common::fixture;
 use maskscope::assets;
 use maskscope::checkpoint::record;
 use maskscope::face::Embedder;
-use maskscope::model::from_mobilefacenet::FromMobileFaceNetConfig;
+use maskscope::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig};
 use maskscope::model::mask_decoder::OPEN_MASK_LOGIT;
 use maskscope::occlusion::{OccluderLibrary, OcclusionStyle, RandomOcclusion};
 use maskscope::train::config::{EmbeddingLoss, TrainConfig, Trainable};
 use maskscope::train::data::{FaceSet, Sample, list_photo_sets};
 use maskscope::train::losses::{CosFaceHead, cross_entropy, distill};
 use maskscope::train::prefix::FrozenPrefix;
-use maskscope::train::run::{TrainNet, faces_to_tensor};
+use maskscope::train::run::{EpochMetrics, TrainNet, faces_to_tensor};
 use maskscope::train::{TrainEvent, TrainInputs, train};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -271,14 +271,20 @@ fn cosface_centres_can_start_at_given_vectors() {
 
 #[test]
 fn older_configurations_read_with_the_new_defaults() {
-    let text = std::fs::read_to_string(assets::assets_dir().join("from_mobilefacenet.train.json")).unwrap();
-    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let object = value.as_object_mut().unwrap();
-    object.remove("occlusion_styles");
-    object.remove("cosface_centres_from_backbone");
-    let config = TrainConfig::from_json(&value.to_string()).unwrap();
+    // The configuration of the first shipped model, as its runs wrote it: before
+    // occlusion_styles, cosface_centres_from_backbone, mask_start_logit and pattern_template.
+    let old = r#"{"loss": "distill", "trainable": "heads", "optimizer": "adam", "epochs": 3, "batch_size": 64,
+        "learning_rate": 0.001, "lr_steps": [2], "lr_decay": 0.1, "momentum": 0.9, "weight_decay": 0.0005,
+        "distill_weight": 10.0, "pattern_weight": 1.0, "cosface_scale": 30.0, "cosface_margin": 0.35,
+        "validation_fraction": 0.1, "seed": 20211, "fpn_channels": 64, "grid": 5}"#;
+    let config = TrainConfig::from_json(old).unwrap();
     assert_eq!(config.occlusion_styles, [OcclusionStyle::Alpha]);
     assert!(config.cosface_centres_from_backbone);
+    assert_eq!((config.mask_start_logit, config.pattern_template), (OPEN_MASK_LOGIT, None));
+    // The shipped configuration reads as written.
+    let text = std::fs::read_to_string(assets::assets_dir().join("from_mobilefacenet.train.json")).unwrap();
+    let shipped = TrainConfig::from_json(&text).unwrap();
+    assert_eq!(serde_json::to_value(&shipped).unwrap(), serde_json::from_str::<serde_json::Value>(&text).unwrap());
     // The fields it has keep their values, and a wrong type is still an error naming the field.
     assert_eq!((config.loss, config.epochs), (EmbeddingLoss::Distill, 3));
     let err = TrainConfig::from_json(r#"{"epochs": "three"}"#).unwrap_err();
@@ -333,35 +339,41 @@ fn held_out_identities_are_disjoint_and_seeded() {
     assert_eq!(b1.identities.len(), expected);
 }
 
-/// `mask_start_logit` sets where the mask decoder starts (0.5 everywhere for logit 0) instead of
-/// the open 0.95, and training starts from there.
-#[test]
-fn the_mask_can_start_at_a_chosen_logit() {
+/// One epoch of `config` at batch 8 on the fixture faces (a quarter of the identities held out):
+/// the saved model and the epoch's metrics.
+fn fixture_run(config: TrainConfig) -> (FromMobileFaceNet, EpochMetrics) {
     let device = Device::flex();
     let backbone = Embedder::load(&assets::mobilefacenet_record(), &device).unwrap().net;
     let (train_set, validation) = fixture_faces().split_identities(0.25, 3);
     let library = OccluderLibrary::bundled().unwrap();
     let run = tempfile::tempdir().unwrap();
-    let config = TrainConfig::new().with_mask_start_logit(0.0).with_epochs(1).with_batch_size(8);
     let inputs = TrainInputs {
         train: &train_set,
         validation: &validation,
         backbone,
         occluders: &library,
-        device: device.clone().autodiff(),
+        device: device.autodiff(),
     };
     let mut epochs = Vec::new();
-    train(&config, inputs, run.path(), false, &mut |e| {
+    train(&config.with_epochs(1).with_batch_size(8), inputs, run.path(), false, &mut |e| {
         if let TrainEvent::Epoch(m) = e {
             epochs.push(m)
         }
     })
     .unwrap();
-    let (net, _) = record::load_from_mobilefacenet(&run.path().join("model.bpk"), &device).unwrap();
+    let (net, _) = record::load_from_mobilefacenet(&run.path().join("model.bpk"), &Device::flex()).unwrap();
+    (net, epochs.remove(0))
+}
+
+/// `mask_start_logit` sets where the mask decoder starts (0.5 everywhere for logit 0) instead of
+/// the open 0.95, and training starts from there.
+#[test]
+fn the_mask_can_start_at_a_chosen_logit() {
+    let (net, epoch) = fixture_run(TrainConfig::new().with_mask_start_logit(0.0));
     let bias = net.mask.conv2.bias.as_ref().unwrap().val().mean().into_scalar::<f32>();
     assert!(bias.abs() < 0.1, "the decoder's bias started at 0 and took a few small steps: {bias}");
     // Held-out faces see a mask near 0.5, not the open 0.95.
-    assert!((epochs[0].val_mask_mean - 0.5).abs() < 0.1, "mask mean {}", epochs[0].val_mask_mean);
+    assert!((epoch.val_mask_mean - 0.5).abs() < 0.1, "mask mean {}", epoch.val_mask_mean);
 }
 
 /// `pattern_template` starts the pattern predictor as a matched filter and keeps its batch norms
@@ -369,38 +381,23 @@ fn the_mask_can_start_at_a_chosen_logit() {
 /// loss reads the mask's amplitude; a default run updates those statistics.
 #[test]
 fn a_pattern_template_run_keeps_the_predictor_statistics_and_learns_from_the_filter() {
-    let device = Device::flex();
-    let backbone = Embedder::load(&assets::mobilefacenet_record(), &device).unwrap().net;
-    let (train_set, validation) = fixture_faces().split_identities(0.25, 3);
-    let library = OccluderLibrary::bundled().unwrap();
-    let running = |config: TrainConfig| {
-        let run = tempfile::tempdir().unwrap();
-        let inputs = TrainInputs {
-            train: &train_set,
-            validation: &validation,
-            backbone: backbone.clone(),
-            occluders: &library,
-            device: device.clone().autodiff(),
-        };
-        train(&config.with_epochs(1).with_batch_size(8), inputs, run.path(), false, &mut |_| {}).unwrap();
-        let (net, _) = record::load_from_mobilefacenet(&run.path().join("model.bpk"), &device).unwrap();
-        let stats = |bn: &burn::nn::BatchNorm| {
-            let mean = bn.running_mean.value().abs().max().into_scalar::<f32>();
-            let var = (bn.running_var.value() - 1.0).abs().max().into_scalar::<f32>();
-            mean.max(var)
-        };
-        let weight = net.regress.linear.weight.val().into_data().try_to_vec::<f32>().unwrap();
-        (stats(&net.regress.bn_in), stats(&net.regress.bn_out), weight)
+    let stats = |bn: &burn::nn::BatchNorm| {
+        let mean = bn.running_mean.value().abs().max().into_scalar::<f32>();
+        let var = (bn.running_var.value() - 1.0).abs().max().into_scalar::<f32>();
+        mean.max(var)
     };
-    let (bn_in, bn_out, weight) = running(TrainConfig::new().with_pattern_template(Some(4.0)));
+    let (net, _) = fixture_run(TrainConfig::new().with_pattern_template(Some(4.0)));
+    let (bn_in, bn_out) = (stats(&net.regress.bn_in), stats(&net.regress.bn_out));
     assert!(bn_in < 1e-6 && bn_out < 1e-6, "statistics moved: {bn_in} {bn_out}");
-    // Still the filter after a few steps: pattern 0 ("none") has no cells, and every other
-    // pattern's weights are non-positive on the mask (low mask = evidence for it), within the
-    // few Adam steps it took.
+    // Still the filter after a few Adam steps: pattern 0 ("none") has no cells, so its column
+    // stays near 0, and the filter's negative weights (low mask = evidence for a pattern,
+    // -2 * 4 / 512 on a wholly covered cell) are still there.
+    let weight = net.regress.linear.weight.val().into_data().try_to_vec::<f32>().unwrap();
     let patterns = 226;
     let none_column = weight.iter().step_by(patterns).map(|w| w.abs()).fold(0f32, f32::max);
     let most_negative = weight.iter().copied().fold(0f32, f32::min);
     assert!(most_negative < -0.01 && none_column < 0.01, "{most_negative} {none_column}");
-    let (bn_in, _, _) = running(TrainConfig::new());
+    let (net, _) = fixture_run(TrainConfig::new());
+    let bn_in = stats(&net.regress.bn_in);
     assert!(bn_in > 1e-3, "the authors' predictor normalises with batch statistics: {bn_in}");
 }
