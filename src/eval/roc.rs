@@ -76,15 +76,6 @@ pub enum TarRule {
     Authors,
 }
 
-impl TarRule {
-    pub fn name(&self) -> &'static str {
-        match self {
-            TarRule::Roc => "roc",
-            TarRule::Authors => "authors",
-        }
-    }
-}
-
 impl TarAtFar {
     pub fn tar(&self) -> Option<f64> {
         match self.result {
