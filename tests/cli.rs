@@ -117,10 +117,7 @@ fn convert_never_writes_over_its_input_or_a_non_file() {
 }
 
 fn lfw(name: &str, n: u32) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/lfw-view1/images")
-        .join(name)
-        .join(format!("{name}_{n:04}.jpg"))
+    common::lfw_fixture_images().join(name).join(format!("{name}_{n:04}.jpg"))
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! The evaluation sweep: condition parsing and occlusion (pure), then `maskscope eval` end to end
 //! on a few LFW View 1 pairs with a FROM model whose heads are random (its masked path is poor,
 //! which does not matter here: the tests check what is computed and written, not how well).
+//! The photos are the committed LFW fixtures.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,9 +28,8 @@ use maskscope::face::{Embedder, FaceFinder};
 use maskscope::model::from_mobilefacenet::FromMobileFaceNetConfig;
 use maskscope::occlusion::{OCC_LFW20_SEED, OccluderLibrary, PasteBackground, Region, occlude_region};
 
-/// LFW View 1 beside the checkout, as the other tests read it (not yet a committed fixture: issue 13).
 fn lfw_images() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/lfw-view1/images")
+    common::lfw_fixture_images()
 }
 
 fn bundled_library() -> OccluderLibrary {

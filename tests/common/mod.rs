@@ -10,6 +10,21 @@ pub fn fixture(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(relative)
 }
 
+/// The committed LFW photos (`tests/fixtures/lfw/README.md` credits them), laid out like LFW's
+/// `images/Name/Name_NNNN.jpg`.
+pub fn lfw_fixture_images() -> PathBuf {
+    fixture("lfw/images")
+}
+
+/// A path under `../shared`, the project's data beside our own checkouts (never on a user's
+/// machine). Only `#[ignore]`d tests read it (`cargo test --release -- --ignored`, which `.ci/run`
+/// runs where `../shared` exists); they fail, naming the path, when it is missing.
+pub fn shared(relative: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared").join(relative);
+    assert!(path.exists(), "{} is missing: this opt-in test needs the project's ../shared data", path.display());
+    path
+}
+
 /// The tensors of a fixture safetensors file.
 pub fn read_tensors(relative: &str) -> StateDict {
     StateDict::read(&fixture(relative)).expect("fixture readable")

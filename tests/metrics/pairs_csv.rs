@@ -102,8 +102,9 @@ fn lfw_fold_layout_is_checked() {
 }
 
 #[test]
+#[ignore = "reads ../shared/data/lfw-view1: cargo test --release -- --ignored"]
 fn lfw_view1_files_have_one_fold_layouts() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/lfw-view1");
+    let root = crate::common::shared("data/lfw-view1");
     let train = read_pairs_any(&root.join("pairsDevTrain.txt"), Some(&root.join("images"))).unwrap();
     assert_eq!(train.layout, Some(FoldLayout { folds: 1, per_class: 1100 }));
     assert_eq!(train.pairs.len(), 2200);
