@@ -51,6 +51,10 @@ pub struct TrainArgs {
     /// Initial learning rate (default 0.001), decayed at the configuration's lr_steps.
     #[arg(long)]
     pub learning_rate: Option<f64>,
+    /// Epochs (0-based) from which the learning rate is multiplied by lr_decay, comma-separated;
+    /// on --resume, steps on epochs not yet trained continue a run at a decayed rate.
+    #[arg(long, value_delimiter = ',')]
+    pub lr_steps: Option<Vec<usize>>,
     /// Seed of the split, the shuffles and the occlusions (default 20211).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -102,6 +106,9 @@ impl TrainArgs {
         }
         if let Some(v) = self.learning_rate {
             config.learning_rate = v;
+        }
+        if let Some(v) = &self.lr_steps {
+            config.lr_steps = v.clone();
         }
         if let Some(v) = self.seed {
             config.seed = v;

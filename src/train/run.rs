@@ -186,6 +186,27 @@ pub fn model_config(config: &TrainConfig) -> FromMobileFaceNetConfig {
     FromMobileFaceNetConfig::new().with_fpn_channels(config.fpn_channels).with_grid(config.grid)
 }
 
+/// A resumed run may only be extended: more epochs, and learning-rate steps that fall on epochs
+/// not yet trained (so a run can be continued at a decayed rate). Anything else would make the
+/// finished epochs belong to another configuration.
+fn check_extension(saved: &TrainConfig, config: &TrainConfig, epochs_done: usize) -> Result<(), String> {
+    let comparable = |c: &TrainConfig| {
+        serde_json::to_string(&TrainConfig { epochs: 0, lr_steps: Vec::new(), ..c.clone() }).unwrap_or_default()
+    };
+    if comparable(saved) != comparable(config) {
+        return Err(
+            "differs from this run's configuration (on --resume only --epochs and later lr_steps may change)".into()
+        );
+    }
+    if let Some(epoch) = (0..epochs_done).find(|&e| saved.learning_rate_at(e) != config.learning_rate_at(e)) {
+        return Err(format!(
+            "lr_steps change the learning rate of epoch {}, which is already trained (new steps must be >= {epochs_done})",
+            epoch + 1
+        ));
+    }
+    Ok(())
+}
+
 /// Trains FROM heads (and optionally the backbone) in `run_dir`; returns the final model.
 pub fn train(
     config: &TrainConfig,
@@ -247,18 +268,10 @@ pub fn train(
     if resume && progress_path.exists() {
         let saved = std::fs::read_to_string(&config_path).map_err(|e| run_error(&config_path, e))?;
         let saved = TrainConfig::from_json(&saved).map_err(|e| run_error(&config_path, e))?;
-        // Only the number of epochs may change: a run can be extended.
-        let comparable =
-            |c: &TrainConfig| serde_json::to_string(&TrainConfig { epochs: 0, ..c.clone() }).unwrap_or_default();
-        if comparable(&saved) != comparable(config) {
-            return Err(run_error(
-                &config_path,
-                "differs from this run's configuration (only --epochs may change on --resume)",
-            ));
-        }
-        write_atomically(&config_path, config_json.as_bytes()).map_err(|e| run_error(&config_path, e))?;
         let text = std::fs::read_to_string(&progress_path).map_err(|e| run_error(&progress_path, e))?;
         let progress: Progress = serde_json::from_str(&text).map_err(|e| run_error(&progress_path, e))?;
+        check_extension(&saved, config, progress.epochs_done).map_err(|e| run_error(&config_path, e))?;
+        write_atomically(&config_path, config_json.as_bytes()).map_err(|e| run_error(&config_path, e))?;
         record::load_module(&mut net, &net_path)?;
         optim = optim.load(&optim_path).map_err(|e| run_error(&optim_path, format!("{e:?}")))?;
         first_epoch = progress.epochs_done;
@@ -352,4 +365,25 @@ pub fn train(
     }
     record::save_from_mobilefacenet(&net.from, &model_config, &run_dir.join("model.bpk"))?;
     Ok(net.from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resumed_run_may_add_epochs_and_later_learning_rate_steps_only() {
+        let saved = TrainConfig::new().with_epochs(2).with_lr_steps(vec![1]);
+        // Two epochs done at 0.1 and 0.1 * decay: a third at a further decayed rate is an extension.
+        assert_eq!(check_extension(&saved, &saved.clone().with_epochs(3).with_lr_steps(vec![1, 2]), 2), Ok(()));
+        assert_eq!(check_extension(&saved, &saved.clone().with_epochs(3), 2), Ok(()));
+        // Dropping the step would rewrite epoch 2's rate; moving it to epoch 3 likewise.
+        for steps in [vec![], vec![2]] {
+            let err = check_extension(&saved, &saved.clone().with_epochs(3).with_lr_steps(steps), 2).unwrap_err();
+            assert!(err.contains("epoch 2"), "{err}");
+        }
+        // Any other change is refused.
+        let err = check_extension(&saved, &saved.clone().with_seed(7), 2).unwrap_err();
+        assert!(err.contains("differs"), "{err}");
+    }
 }
