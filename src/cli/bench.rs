@@ -31,6 +31,8 @@ pub enum BenchTarget {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// What to time: from (the FROM network's forward pass), faces (MTCNN and the embedder), sweep
+    /// (`eval` throughput), gui (one workbench edit), train (the training step); see --help.
     #[arg(value_enum, default_value = "from")]
     pub target: BenchTarget,
     /// Batch sizes to time.

@@ -52,10 +52,11 @@ pub struct EvalArgs {
     /// Compare the models only, without a baseline network.
     #[arg(long, conflicts_with = "baseline")]
     pub no_baseline: bool,
-    /// Conditions, comma-separated: all, clean, regions (the nine Figure-1 regions) or a region
-    /// by name, occ-lfw-2.0 (occluders alpha-composited), occ-lfw-2.0-pasted (the same occluders
-    /// pasted as opaque rectangles, as the authors build it), random-sizes (a square of each
-    /// --sizes side), square-N.
+    /// Conditions, comma-separated: all, clean, regions (the nine Figure-1 regions in
+    /// --region-fill) or a region by name, grey-regions (the nine as grey boxes, whatever
+    /// --region-fill says) or grey-<region>, occ-lfw-2.0 (occluders alpha-composited),
+    /// occ-lfw-2.0-pasted (the same occluders pasted as opaque rectangles, as the authors build
+    /// it), random-sizes (a square of each --sizes side), square-N.
     #[arg(long, default_value = "clean,regions,occ-lfw-2.0,occ-lfw-2.0-pasted,random-sizes")]
     pub protocol: String,
     /// Square sides (pixels of the aligned face) of random-sizes.

@@ -48,10 +48,12 @@ pub enum Command {
     EvalPairs(eval_pairs::EvalPairsArgs),
     /// List the proximate occlusion patterns of a grid.
     Patterns(patterns::PatternsArgs),
-    /// Train FROM heads on the bundled MobileFaceNet (occlusion synthesis, CosFace/distillation
-    /// plus the pattern loss), with checkpoints, metrics.csv and --resume.
+    /// Train a FROM model from the bundled MobileFaceNet: its heads, or heads and backbone
+    /// (occlusion synthesis, CosFace/distillation plus the pattern loss), with checkpoints,
+    /// metrics.csv and --resume.
     Train(train::TrainArgs),
-    /// Time the FROM network's forward pass.
+    /// Benchmarks that print figures with the machine's load: the FROM forward pass, the face
+    /// front end, the evaluation sweep, a workbench edit, the training step.
     Bench(bench::BenchArgs),
     /// Open the workbench GUI (what `maskscope` alone does).
     Gui(crate::app::GuiArgs),
