@@ -382,6 +382,12 @@ fn eval_writes_every_output_and_a_rerun_comes_from_the_cache() {
     assert!((area("square-20") - 400.0 / 10752.0).abs() < 1e-9);
     assert!((area("square-60") - 3600.0 / 10752.0).abs() < 1e-9);
     assert!(area("mouth") > 0.0 && area("mouth") <= Region::Mouth.area_ratio());
+    // The Figure-1 plot prints that same measured share, not the region box's ratio.
+    let bars = maskscope::eval::report::region_bars(&first, &[]).expect("regions to plot");
+    for bar in &bars.regions {
+        let condition = first.conditions.iter().find(|c| c.label == bar.name).unwrap();
+        assert_eq!(bar.occluded_area, Some(condition.area_fraction), "{}", bar.name);
+    }
     // The baseline path of a clean pair is the pretrained MobileFaceNet: these pairs are easy.
     let clean = first.condition(Condition::Clean).unwrap().path("baseline").unwrap();
     assert!(clean.auc > 0.9, "clean baseline AUC {}", clean.auc);

@@ -16,7 +16,7 @@ fn regions() -> Vec<RegionBar> {
         .enumerate()
         .map(|(i, n)| RegionBar {
             name: n.to_string(),
-            area_ratio: Some(0.05 + 0.05 * i as f64),
+            occluded_area: Some(0.05 + 0.05 * i as f64),
             baseline: 80.0 + 2.0 * i as f64,
             from: 82.0 + 2.0 * i as f64,
         })
@@ -241,7 +241,7 @@ fn figures_round_trip_through_json() {
     let back: RegionBars =
         serde_json::from_str(r#"{"title": "t", "regions": [{"name": "mouth", "baseline": 90, "from": 92}]}"#).unwrap();
     assert_eq!(back.from_label, "FROM (masked)");
-    assert!(back.clean.is_none() && back.regions[0].area_ratio.is_none());
+    assert!(back.clean.is_none() && back.regions[0].occluded_area.is_none());
     let roc: RocCurves = serde_json::from_str(
         r#"{"title": "", "curves": [{"label": "a", "far": [0, 0.5, 1], "tar": [0.5, 0.9, 1],
             "style": {"color": 2, "dash": "dashed"}}]}"#,

@@ -374,10 +374,15 @@ impl Workbench {
             ("csv", Some(results)) => results.to_csv()?.into_bytes(),
             ("json", None) => serde_json::to_string_pretty(&figure)?.into_bytes(),
             ("csv", None) => {
-                let mut out = String::from("region,area_ratio,baseline,from\n");
+                let mut out = String::from("region,occluded_area,baseline,from\n");
                 for bar in &figure.regions {
-                    out +=
-                        &format!("{},{},{},{}\n", bar.name, bar.area_ratio.unwrap_or(f64::NAN), bar.baseline, bar.from);
+                    out += &format!(
+                        "{},{},{},{}\n",
+                        bar.name,
+                        bar.occluded_area.unwrap_or(f64::NAN),
+                        bar.baseline,
+                        bar.from
+                    );
                 }
                 out.into_bytes()
             }

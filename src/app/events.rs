@@ -194,7 +194,7 @@ impl Workbench {
                     if let Some((baseline, from)) = condition_accuracies(&result) {
                         state.sweep.bars.push(RegionBar {
                             name: result.label.clone(),
-                            area_ratio: Some(result.region_area_ratio.unwrap_or(result.area_fraction)),
+                            occluded_area: Some(result.area_fraction),
                             baseline,
                             from,
                         });

@@ -89,8 +89,7 @@ pub fn region_bars(results: &SweepResults, thumbnails: &[(Condition, RgbImage)])
     for c in &groups {
         regions.push(RegionBar {
             name: c.label.clone(),
-            // Occ-LFW-2.0 has no box: its measured mean occluded share stands in.
-            area_ratio: Some(c.region_area_ratio.unwrap_or(c.area_fraction)),
+            occluded_area: Some(c.area_fraction),
             baseline: accuracy_percent(c, &base.label)?,
             from: accuracy_percent(c, &from.label)?,
         });
@@ -366,7 +365,7 @@ pub fn markdown(results: &SweepResults, figures: &[Figure]) -> String {
         let (stem, caption) = match figure {
             Figure::Regions => (
                 "figure1",
-                "Accuracy (10-fold) by occluded region, after the FROM paper's Fig. 1. Numbers under the names: the region's share of the 112x96 face (Occ-LFW-2.0: the measured mean share). Dashed lines: accuracy without occlusion.",
+                "Accuracy (10-fold) by occluded region, after the FROM paper's Fig. 1. Numbers under the names: the measured mean share of the face the condition hides, as in the table's \"occluded area\" column. Dashed lines: accuracy without occlusion.",
             ),
             Figure::Roc => (
                 "roc",

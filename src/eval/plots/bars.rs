@@ -40,8 +40,8 @@ fn validate(fig: &RegionBars) -> Result<(), super::PlotError> {
         if !ok(r.baseline) || !ok(r.from) {
             return bad(format!("accuracy of region {:?} is not a percentage in [0, 100]", r.name));
         }
-        if r.area_ratio.is_some_and(|a| !a.is_finite()) {
-            return bad(format!("area ratio of region {:?} is not finite", r.name));
+        if r.occluded_area.is_some_and(|a| !a.is_finite()) {
+            return bad(format!("occluded area of region {:?} is not finite", r.name));
         }
     }
     if let Some((b, f)) = fig.clean
@@ -142,7 +142,7 @@ fn draw<'f, DB: DrawingBackend>(
         }
     }
     let label_lines = labels.iter().map(Vec::len).max().unwrap_or(1) as f64;
-    let has_ratio = fig.regions.iter().any(|r| r.area_ratio.is_some());
+    let has_ratio = fig.regions.iter().any(|r| r.occluded_area.is_some());
     let has_thumbs = fig.thumbnails.as_ref().is_some_and(|t| !t.is_empty());
 
     // Top down to the plot, then bottom up: the plot takes whatever height is left.
@@ -268,7 +268,7 @@ fn draw<'f, DB: DrawingBackend>(
         for (k, line) in labels[i].iter().enumerate() {
             c.text(line, cx, first_label_y + k as f64 * line_h, font(label_em), HPos::Center)?;
         }
-        if let (Some(ry), Some(a)) = (ratio_y, r.area_ratio) {
+        if let (Some(ry), Some(a)) = (ratio_y, r.occluded_area) {
             c.text(&format!("{a:.2}"), cx, ry, font(RATIO).color(MUTED), HPos::Center)?;
         }
         let thumb = fig.thumbnails.as_ref().and_then(|t| t.get(i));
@@ -281,7 +281,7 @@ fn draw<'f, DB: DrawingBackend>(
             c.rect_outline(x0 - 1.0, y0 - 1.0, x0 + tw + 1.0, y0 + th + 1.0, MUTED, 1.0)?;
         }
     }
-    let x_title = if has_ratio { "occluded region (fraction of face area)" } else { "occluded region" };
+    let x_title = if has_ratio { "occluded region (share of the face hidden)" } else { "occluded region" };
     c.text(x_title, (plot_l + plot_r) / 2.0, x_title_y, font(AXIS_LABEL), HPos::Center)?;
 
     // Centred over the plot rather than the canvas, which includes the y-axis labels.

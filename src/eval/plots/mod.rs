@@ -50,10 +50,11 @@ pub enum PlotError {
 pub struct RegionBar {
     /// Shown under the group, e.g. "mouth".
     pub name: String,
-    /// Occluded fraction of the face (0.116), printed under the name; `None` for a group that
-    /// is not one region (e.g. Occ-LFW-2.0).
-    #[serde(default)]
-    pub area_ratio: Option<f64>,
+    /// Mean share of the face the condition hides (`ConditionResult::area_fraction`, the same
+    /// number as the CSV's and the report's "occluded area"), printed under the name; `None`
+    /// when unknown (figures saved before it was recorded).
+    #[serde(default, alias = "area_ratio")]
+    pub occluded_area: Option<f64>,
     pub baseline: f64,
     pub from: f64,
 }
