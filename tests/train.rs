@@ -15,7 +15,7 @@ use maskscope::face::Embedder;
 use maskscope::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig};
 use maskscope::model::mask_decoder::OPEN_MASK_LOGIT;
 use maskscope::occlusion::{OccluderLibrary, OcclusionStyle, RandomOcclusion};
-use maskscope::train::config::{EmbeddingLoss, TrainConfig, Trainable};
+use maskscope::train::config::{EmbeddingLoss, OptimizerKind, TrainConfig, Trainable};
 use maskscope::train::data::{FaceSet, Sample, list_photo_sets};
 use maskscope::train::losses::{CosFaceHead, cross_entropy, distill};
 use maskscope::train::prefix::FrozenPrefix;
@@ -284,7 +284,17 @@ fn older_configurations_read_with_the_new_defaults() {
     // The shipped configuration reads as written.
     let text = std::fs::read_to_string(assets::assets_dir().join("from_mobilefacenet.train.json")).unwrap();
     let shipped = TrainConfig::from_json(&text).unwrap();
-    assert_eq!(serde_json::to_value(&shipped).unwrap(), serde_json::from_str::<serde_json::Value>(&text).unwrap());
+    let (read, written) =
+        (serde_json::to_value(&shipped).unwrap(), serde_json::from_str::<serde_json::Value>(&text).unwrap());
+    for (key, value) in written.as_object().unwrap() {
+        assert_eq!(&read[key], value, "{key}");
+    }
+    // Fields newer than the shipped file take their defaults.
+    for (key, default) in [("mask_sparsity", serde_json::json!(0.0)), ("start_from", serde_json::Value::Null)] {
+        if written.get(key).is_none() {
+            assert_eq!(read[key], default, "{key}");
+        }
+    }
     // The fields it has keep their values, and a wrong type is still an error naming the field.
     assert_eq!((config.loss, config.epochs), (EmbeddingLoss::Distill, 3));
     let err = TrainConfig::from_json(r#"{"epochs": "three"}"#).unwrap_err();
@@ -342,6 +352,10 @@ fn held_out_identities_are_disjoint_and_seeded() {
 /// One epoch of `config` at batch 8 on the fixture faces (a quarter of the identities held out):
 /// the saved model and the epoch's metrics.
 fn fixture_run(config: TrainConfig) -> (FromMobileFaceNet, EpochMetrics) {
+    try_fixture_run(config).unwrap()
+}
+
+fn try_fixture_run(config: TrainConfig) -> Result<(FromMobileFaceNet, EpochMetrics), maskscope::train::TrainError> {
     let device = Device::flex();
     let backbone = Embedder::load(&assets::mobilefacenet_record(), &device).unwrap().net;
     let (train_set, validation) = fixture_faces().split_identities(0.25, 3);
@@ -359,10 +373,68 @@ fn fixture_run(config: TrainConfig) -> (FromMobileFaceNet, EpochMetrics) {
         if let TrainEvent::Epoch(m) = e {
             epochs.push(m)
         }
-    })
-    .unwrap();
+    })?;
     let (net, _) = record::load_from_mobilefacenet(&run.path().join("model.bpk"), &Device::flex()).unwrap();
-    (net, epochs.remove(0))
+    Ok((net, epochs.remove(0)))
+}
+
+/// `mask_sparsity` (a prior on mean(1 - mask), no labels) adds exactly its weight times the
+/// mean of 1 - mask to the step's loss, and its gradient opens the mask: one plain SGD step on
+/// the prior alone raises the mask decoder's bias.
+#[test]
+fn mask_sparsity_adds_its_weighted_mean_and_opens_the_mask() {
+    use maskscope::train::prefix::FrozenPrefix;
+    use maskscope::train::step::{StepBatch, step};
+    let device = Device::flex().autodiff();
+    let backbone = Embedder::load(&assets::mobilefacenet_record(), &Device::flex()).unwrap().net;
+    let faces: Vec<_> = fixture_faces().samples.iter().take(4).map(|s| s.face.clone()).collect();
+    let net = TrainNet {
+        from: FromMobileFaceNetConfig::new().init_with(backbone.train().fork(&device), &device),
+        cosface: None,
+    };
+    let batch = StepBatch { faces, labels: vec![0; 4], identities: vec![0; 4], targets: Vec::new() };
+    let removed = {
+        let out = net.from.forward(faces_to_tensor(&batch.faces.iter().collect::<Vec<_>>(), &device));
+        scalar(out.mask.neg().add_scalar(1.0).mean())
+    };
+    assert!(removed > 0.01, "the open start still removes a little: {removed}");
+    let run = |weight: f64| {
+        let config = TrainConfig::new().with_mask_sparsity(weight).with_optimizer(OptimizerKind::Sgd);
+        let mut optim = maskscope::train::run::optimizer(&config.clone().with_momentum(0.0).with_weight_decay(0.0));
+        step(&config, &FrozenPrefix::None, net.clone(), &mut optim, &batch, 1.0, &device)
+    };
+    let (closed, plain) = run(0.0);
+    let (opened, sparse) = run(5.0);
+    assert!(
+        (sparse.loss - plain.loss - 5.0 * removed).abs() < 1e-4,
+        "{} - {} vs 5 x {removed}",
+        sparse.loss,
+        plain.loss
+    );
+    let bias = |net: &TrainNet| net.from.mask.conv2.bias.as_ref().unwrap().val().mean().into_scalar::<f32>();
+    assert!(bias(&opened) > bias(&closed), "{} vs {}", bias(&opened), bias(&closed));
+}
+
+/// `start_from` starts a run from another FROM model's weights (here one whose mask decoder
+/// started closed at logit 0, far from the default open 3.0); a model of another architecture
+/// is refused, naming the file.
+#[test]
+fn a_run_can_start_from_another_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let first_config = TrainConfig::new().with_mask_start_logit(0.0);
+    let (first, _) = fixture_run(first_config.clone());
+    let start = dir.path().join("start.bpk");
+    let model_config = maskscope::train::run::model_config(&first_config);
+    record::save_from_mobilefacenet(&first, &model_config, &start).unwrap();
+    let bias = |net: &FromMobileFaceNet| net.mask.conv2.bias.as_ref().unwrap().val().mean().into_scalar::<f32>();
+
+    let (second, _) = fixture_run(TrainConfig::new().with_start_from(Some(start.clone())).with_learning_rate(1e-9));
+    assert!((bias(&second) - bias(&first)).abs() < 1e-4, "{} vs {}", bias(&second), bias(&first));
+    let stem = |net: &FromMobileFaceNet| net.backbone.stem[0].conv.weight.val().into_data();
+    assert_eq!(stem(&second), stem(&first));
+
+    let err = try_fixture_run(TrainConfig::new().with_start_from(Some(start)).with_fpn_channels(32)).unwrap_err();
+    assert!(err.to_string().contains("start.bpk"), "{err}");
 }
 
 /// `mask_start_logit` sets where the mask decoder starts (0.5 everywhere for logit 0) instead of

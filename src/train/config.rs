@@ -110,6 +110,16 @@ pub struct TrainConfig {
     /// `null` (the default) keeps the authors' random start and batch statistics.
     #[config(default = "None")]
     pub pattern_template: Option<f64>,
+    /// Weight of mean(1 - mask) over every cell and channel of every face in the batch: a
+    /// label-free prior that the mask keeps what no loss gives it a reason to remove (the
+    /// ground-truth occlusion is never seen). 0 (the default) leaves it out.
+    #[config(default = 0.0)]
+    pub mask_sparsity: f64,
+    /// A FROM-MobileFaceNet record (e.g. an earlier run's model.bpk) whose weights this run
+    /// starts from, instead of the pretrained backbone with fresh heads; the pretrained backbone
+    /// stays the distillation teacher and the source of the CosFace centres.
+    #[config(default = "None")]
+    pub start_from: Option<std::path::PathBuf>,
 }
 
 impl TrainConfig {
@@ -147,6 +157,9 @@ impl TrainConfig {
             && !(scale.is_finite() && scale > 0.0)
         {
             return Err(format!("pattern_template must be a positive number of logits per cell, got {scale}"));
+        }
+        if !(self.mask_sparsity.is_finite() && self.mask_sparsity >= 0.0) {
+            return Err(format!("mask_sparsity must be a number >= 0, got {}", self.mask_sparsity));
         }
         Ok(())
     }

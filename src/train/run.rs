@@ -263,6 +263,16 @@ pub fn train(
         pattern_template::apply(&mut net.from.regress, &pattern_set, mask_shape, scale as f32, &device)
             .map_err(|e| TrainError::Config(format!("pattern_template: {e}")))?;
     }
+    if let Some(path) = &config.start_from {
+        let (start, start_config) = record::load_from_mobilefacenet(path, &inner)?;
+        if start_config != model_config {
+            return Err(TrainError::Config(format!(
+                "start_from {}: its architecture ({start_config:?}) is not this run's ({model_config:?})",
+                path.display()
+            )));
+        }
+        net.from = start.train().fork(&device);
+    }
     let mut optim = optimizer(config);
     let mut first_epoch = 0;
     if resume && progress_path.exists() {
@@ -282,7 +292,10 @@ pub fn train(
     if config.pattern_template.is_some() {
         pattern_template::keep_statistics(&mut net.from.regress);
     }
-    let prefix = freeze(config.trainable, &mut net.from, &inputs.backbone, &inner)?;
+    // The frozen prefix is the network's own (for a fresh run, the pretrained backbone's; a run
+    // started from another model keeps that model's stem and first stage).
+    let own_backbone = net.from.backbone.clone().valid();
+    let prefix = freeze(config.trainable, &mut net.from, &own_backbone, &inner)?;
     let teacher_rows = if distilling { teacher_rows } else { Vec::new() };
     let protocol = RandomOcclusion::with_styles(inputs.occluders, config.occlusion_styles.clone());
     let steps = inputs.train.samples.len() / config.batch_size;

@@ -96,7 +96,11 @@ pub fn step(
                 config.cosface_margin,
             );
     }
-    let loss = embedding_loss.clone() + pattern_loss.clone().mul_scalar(config.pattern_weight);
+    let mut loss = embedding_loss.clone() + pattern_loss.clone().mul_scalar(config.pattern_weight);
+    if config.mask_sparsity > 0.0 {
+        let removed = output.mask.clone().neg().add_scalar(1.0).mean();
+        loss = loss + removed.mul_scalar(config.mask_sparsity);
+    }
     let predicted =
         output.pattern_logits.argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().unwrap_or_default();
     let right = predicted.iter().zip(&batch.labels).filter(|&(&p, &l)| p as usize == l).count();
