@@ -186,7 +186,7 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> anyhow::Result<()> {
         TrainEvent::Epoch(m) => {
             bar = None;
             eprintln!(
-                "epoch {}: lr {:.4} loss {:.4} (embedding {:.4}, pattern {:.4}, pattern acc {:.1}%) | validation: FROM {:.2}%, mask off {:.2}%, pretrained {:.2}%, pattern {:.1}%, mask mean {:.3}, 1 - mask covered {:.3} / uncovered {:.3} | {:.0} s",
+                "epoch {}: lr {:.2e} loss {:.4} (embedding {:.4}, pattern {:.4}, pattern acc {:.1}%) | validation: FROM {:.2}%, mask off {:.2}%, pretrained {:.2}%, pattern {:.1}%, mask mean {:.3}, 1 - mask covered {:.3} / uncovered {:.3} | {:.0} s",
                 m.epoch,
                 m.learning_rate,
                 m.loss,
