@@ -455,3 +455,29 @@ fn an_official_112x96_checkpoint_reshapes_the_panels() {
     assert_eq!(canvas_rect(&h).width() / canvas_rect(&h).height(), 96.0 / 112.0);
     assert!(h.query_by_label_contains("Model: from_tiny.pth.tar (112x96, 226 patterns)").is_some());
 }
+
+/// The face choice beside the photo: the largest face first, then "central" from the combo box
+/// re-picks the shown photo (Kate_Capshaw_0002: the largest face is the man behind her) and is
+/// kept in the settings.
+#[test]
+fn the_face_choice_beside_the_photo_repicks_and_is_remembered() {
+    use maskscope::face::{FacePick, pick_face};
+    let photo =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lfw/images/Kate_Capshaw/Kate_Capshaw_0002.jpg");
+    let mut h = harness(options(vec![photo], false));
+    settle(&mut h);
+    let expected = {
+        let probe = h.state().state.probe().expect("the photo opened");
+        assert_eq!(probe.chosen, Some(0), "the largest face by default");
+        let photo = probe.photo.as_ref().unwrap();
+        pick_face(&probe.detections, photo.width(), photo.height(), FacePick::Central).unwrap()
+    };
+    assert_ne!(expected, 0, "the fixture needs a centred face that is not the largest");
+    h.get_by_label("face").click();
+    h.run();
+    h.get_by_label("central").click();
+    settle(&mut h);
+    let state = &h.state().state;
+    assert_eq!(state.settings.face_pick, FacePick::Central);
+    assert_eq!(state.probe().unwrap().chosen, Some(expected));
+}

@@ -11,6 +11,7 @@ use crate::align::{FaceTemplate, Point};
 use crate::eval::conditions::Condition;
 use crate::eval::plots::RegionBar;
 use crate::eval::results::ConditionResult;
+use crate::face::pick_face;
 
 /// History points kept for the plot.
 const HISTORY_LIMIT: usize = 500;
@@ -88,6 +89,7 @@ impl Workbench {
             Event::Library(Err(error)) => state.toasts.error(error),
             Event::Detected { face, photo, detections } => {
                 let template = state.template();
+                let face_pick = state.settings.face_pick;
                 let Some(entry) = state.face_mut(face) else { return };
                 let (w, h) = photo.dimensions();
                 entry.photo = Some(photo);
@@ -103,15 +105,17 @@ impl Workbench {
                     entry.is_reference = restore.is_reference;
                     entry.doc.replace(restore.ops);
                     entry.doc.shift_x((template.x_offset() - restore.template.x_offset()) as f32);
-                } else if let Some(first) = entry.detections.first() {
-                    entry.chosen = Some(0);
-                    entry.landmarks = Some(first.landmarks.map(|[x, y]| [f64::from(x), f64::from(y)]));
+                } else if let Some(index) = pick_face(&entry.detections, w, h, face_pick) {
+                    let chosen = entry.detections[index];
+                    entry.chosen = Some(index);
+                    entry.landmarks = Some(chosen.landmarks.map(|[x, y]| [f64::from(x), f64::from(y)]));
                     entry.hand_placed = false;
                     if entry.detections.len() > 1 {
                         notes.push(format!(
-                            "{} faces in {}: the largest is used; click another box to pick it",
+                            "{} faces in {}: the {} one is used; click another box to pick it",
                             entry.detections.len(),
-                            entry.name
+                            entry.name,
+                            face_pick.name()
                         ));
                     }
                 } else {

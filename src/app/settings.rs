@@ -8,6 +8,7 @@ use super::analysis::DEFAULT_THRESHOLD;
 use super::document::OccluderRef;
 use super::engine::ModelChoice;
 use super::heatmap::HeatmapStyle;
+use crate::face::FacePick;
 
 /// eframe storage key.
 pub const SETTINGS_KEY: &str = "maskscope-settings";
@@ -83,6 +84,8 @@ pub struct Settings {
     pub sweep_limit: usize,
     /// Occ-LFW-2.0 draws so far, so that each click gives a new occluder.
     pub random_draws: u64,
+    /// Which face of a photo with several is used when it opens (LFW centres its labelled person).
+    pub face_pick: FacePick,
 }
 
 impl Default for Settings {
@@ -108,6 +111,7 @@ impl Default for Settings {
             sweep_images: String::new(),
             sweep_limit: 200,
             random_draws: 0,
+            face_pick: FacePick::Largest,
         }
     }
 }

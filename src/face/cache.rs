@@ -74,10 +74,7 @@ impl AlignedCache {
     /// The cache under `root` for faces aligned to `template`, picked by `pick`.
     pub fn open(root: &Path, template: FaceTemplate, pick: FacePick) -> Result<Self, CacheError> {
         let [h, w] = template.size();
-        let pick = match pick {
-            FacePick::Largest => "largest",
-            FacePick::Central => "central",
-        };
+        let pick = pick.name();
         let dir = root.join(format!("aligned-v{CACHE_VERSION}")).join(format!("{h}x{w}-{pick}"));
         fs::create_dir_all(&dir).map_err(io_error(&dir))?;
         Ok(Self { dir })

@@ -33,14 +33,15 @@ pub enum FaceError {
 #[derive(Debug, Clone)]
 pub struct FoundFace {
     pub aligned: AlignedFace,
-    /// The detection used (the largest face); `None` when landmarks were given by hand.
+    /// The detection used (the one the finder's `pick` chose); `None` when landmarks were given by hand.
     pub detection: Option<Detection>,
     /// How many faces the detector found in the photo.
     pub faces_in_photo: usize,
 }
 
 /// Which face of a photo with several to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FacePick {
     /// The largest box.
     #[default]
@@ -61,6 +62,31 @@ pub struct FaceFinder {
     pub pick: FacePick,
 }
 
+impl FacePick {
+    pub fn name(self) -> &'static str {
+        match self {
+            FacePick::Largest => "largest",
+            FacePick::Central => "central",
+        }
+    }
+}
+
+/// The index in `detections` (largest first, as the detector returns them) of the face `pick`
+/// chooses in a `width` x `height` photo; `None` when there is none.
+pub fn pick_face(detections: &[Detection], width: u32, height: u32, pick: FacePick) -> Option<usize> {
+    match pick {
+        FacePick::Largest => (!detections.is_empty()).then_some(0),
+        FacePick::Central => {
+            let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
+            let distance = |d: &Detection| {
+                let [x1, y1, x2, y2] = d.bbox;
+                ((x1 + x2) / 2.0 - cx).hypot((y1 + y2) / 2.0 - cy)
+            };
+            (0..detections.len()).min_by(|&a, &b| distance(&detections[a]).total_cmp(&distance(&detections[b])))
+        }
+    }
+}
+
 impl FaceFinder {
     pub fn load(mtcnn_dir: &Path, template: FaceTemplate, device: &Device) -> Result<Self, FaceError> {
         Ok(Self { detector: Mtcnn::load(mtcnn_dir, device)?, template, pick: FacePick::default() })
@@ -69,19 +95,9 @@ impl FaceFinder {
     /// Detects the faces of `image` and aligns the one `pick` chooses.
     pub fn find(&self, image: &RgbImage, source: &Path) -> Result<FoundFace, FaceError> {
         let detections = self.detector.detect(image)?;
-        let chosen = match self.pick {
-            // The detector returns the largest first.
-            FacePick::Largest => detections.first(),
-            FacePick::Central => {
-                let (cx, cy) = (image.width() as f32 / 2.0, image.height() as f32 / 2.0);
-                let distance = |d: &Detection| {
-                    let [x1, y1, x2, y2] = d.bbox;
-                    ((x1 + x2) / 2.0 - cx).hypot((y1 + y2) / 2.0 - cy)
-                };
-                detections.iter().min_by(|a, b| distance(a).total_cmp(&distance(b)))
-            }
-        };
-        let chosen = *chosen.ok_or_else(|| FaceError::NoFace(source.to_path_buf()))?;
+        let chosen = pick_face(&detections, image.width(), image.height(), self.pick)
+            .ok_or_else(|| FaceError::NoFace(source.to_path_buf()))?;
+        let chosen = detections[chosen];
         let landmarks = chosen.landmarks.map(|[x, y]| [f64::from(x), f64::from(y)]);
         let aligned = self.align_to(image, &landmarks, source)?;
         Ok(FoundFace { aligned, detection: Some(chosen), faces_in_photo: detections.len() })
@@ -97,5 +113,25 @@ impl FaceFinder {
     pub fn find_in_file(&self, path: &Path) -> Result<FoundFace, FaceError> {
         let image = read_rgb(path)?;
         self.find(&image, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detection(x1: f32, y1: f32, x2: f32, y2: f32) -> Detection {
+        Detection { bbox: [x1, y1, x2, y2], score: 0.99, landmarks: [[0.0; 2]; 5] }
+    }
+
+    #[test]
+    fn largest_takes_the_first_and_central_the_box_nearest_the_middle() {
+        // Largest first, as the detector returns them: a big face off to the left, a smaller
+        // one in the middle of a 250x250 photo (LFW's layout when someone stands behind).
+        let faces = [detection(0.0, 40.0, 110.0, 170.0), detection(95.0, 90.0, 165.0, 170.0)];
+        assert_eq!(pick_face(&faces, 250, 250, FacePick::Largest), Some(0));
+        assert_eq!(pick_face(&faces, 250, 250, FacePick::Central), Some(1));
+        assert_eq!(pick_face(&[], 250, 250, FacePick::Central), None);
+        assert_eq!(pick_face(&[], 250, 250, FacePick::Largest), None);
     }
 }

@@ -6,6 +6,7 @@ use eframe::egui::{self, Color32, Pos2, RichText, Sense, Stroke};
 use super::View;
 use crate::app::command::Command;
 use crate::app::textures;
+use crate::face::{FacePick, pick_face};
 
 const LANDMARK_NAMES: [&str; 5] = [
     "landmark: left eye",
@@ -82,6 +83,27 @@ pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
         }
     }
     ui.horizontal_wrapped(|ui| {
+        let mut pick = view.state.settings.face_pick;
+        egui::ComboBox::from_label("face")
+            .selected_text(pick.name())
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut pick, FacePick::Largest, "largest");
+                ui.selectable_value(&mut pick, FacePick::Central, "central");
+            })
+            .response
+            .on_hover_text(
+                "Which face of a photo with several is used when it opens: the largest, or the one \
+                 nearest the centre (where LFW-style datasets put the labelled person). Remembered.",
+            );
+        if pick != view.state.settings.face_pick {
+            view.state.settings.face_pick = pick;
+            if let Some(index) = pick_face(&detections, photo.width(), photo.height(), pick)
+                && chosen != Some(index)
+                && !hand_placed
+            {
+                view.commands.push(Command::PickDetection(id, index));
+            }
+        }
         if detections.len() > 1 {
             ui.label(format!("{} faces: click a box to pick one.", detections.len()));
         }
