@@ -14,6 +14,7 @@ use image::{Rgb, RgbImage, RgbaImage};
 use maskscope::app::analysis::similarities;
 use maskscope::app::colormap::Colormap;
 use maskscope::app::command::Command;
+use maskscope::app::dialogs::DialogKind;
 use maskscope::app::document::Op;
 use maskscope::app::engine::ModelChoice;
 use maskscope::app::heatmap::Plane;
@@ -422,6 +423,50 @@ fn region_sweep_on_sample_pairs_fills_the_bars_and_exports() {
         let written = std::fs::metadata(dir.path().join(format!("sweep.{format}"))).map(|m| m.len()).unwrap_or(0);
         assert!(written > 100, "sweep.{format} is {written} bytes");
     }
+}
+
+/// Without a system file dialog (or with `MASKSCOPE_FILE_DIALOG=builtin`), Export opens
+/// maskscope's own browser, in the folder of the last answer, and its Save writes the figure.
+#[test]
+fn the_builtin_file_browser_exports_the_sweep_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut builtin = options(Vec::new(), false);
+    builtin.builtin_file_dialogs = true;
+    // egui_file puts an emoji (U+1F4BE) before its window title, which egui's bundled fonts do
+    // not have: the app draws a box there, and this harness would panic on it. Its path and
+    // file-name fields carry no accessible name, which the harness would also refuse.
+    let mut h = Harness::builder()
+        .with_size(SIZE)
+        .allow_missing_glyphs()
+        .with_accessibility_check(false)
+        .wgpu()
+        .build_eframe(move |cc| Workbench::new(cc, builtin));
+    settle(&mut h);
+    // A finished sweep to export: the bars of two regions.
+    h.state_mut().state.sweep.bars = vec![
+        maskscope::eval::plots::RegionBar {
+            name: "mouth".into(),
+            occluded_area: Some(0.1),
+            baseline: 97.0,
+            from: 98.0,
+        },
+        maskscope::eval::plots::RegionBar {
+            name: "nose".into(),
+            occluded_area: Some(0.08),
+            baseline: 96.0,
+            from: 97.5,
+        },
+    ];
+    h.state_mut().state.last_dialog_dir = Some(dir.path().to_path_buf());
+    h.state_mut().run_commands(vec![Command::Dialog(DialogKind::ExportSweep("png"))]);
+    settle(&mut h);
+    assert!(h.query_by_label_contains("Export the region sweep").is_some(), "the browser is open");
+    h.get_by_label("Save").click();
+    settle(&mut h);
+    let figure = dir.path().join("region_sweep.png");
+    let written = std::fs::metadata(&figure).map(|m| m.len()).unwrap_or(0);
+    assert!(written > 1000, "{} is {written} bytes", figure.display());
+    assert!(h.query_by_label_contains("Export the region sweep").is_none(), "the browser closed");
 }
 
 #[test]

@@ -316,7 +316,7 @@ impl Workbench {
                 .probe()
                 .and_then(|p| p.path.parent().map(Path::to_path_buf))
                 .or_else(|| Some(super::samples::samples_dir())),
-            _ => None,
+            _ => self.state.last_dialog_dir.clone(),
         }
     }
 

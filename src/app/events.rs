@@ -1,9 +1,12 @@
 //! Folding what the jobs report back into the state.
 
+use std::path::Path;
+
 use super::analysis::similarities;
 use super::command::Command;
 use super::dialogs::{DialogKind, DialogResult};
 use super::engine::ModelChoice;
+use super::file_browser::FileBrowser;
 use super::jobs::{Event, SWEEP_BASELINE, SWEEP_FROM};
 use super::state::{FaceStatus, HistoryPoint, Inference};
 use super::workbench::Workbench;
@@ -226,6 +229,12 @@ impl Workbench {
                 }
             }
             Event::Dialog(result) => self.dialog_answered(result),
+            Event::DialogUnavailable { kind, start_dir, reason } => {
+                if let Some(reason) = reason {
+                    self.state.toasts.info(format!("{reason}: maskscope's own file browser is open instead"));
+                }
+                self.browser = Some(FileBrowser::new(kind, start_dir));
+            }
             Event::Notice(text) => state.toasts.info(text),
         }
     }
@@ -250,8 +259,10 @@ impl Workbench {
         }
     }
 
-    fn dialog_answered(&mut self, result: DialogResult) {
+    pub(super) fn dialog_answered(&mut self, result: DialogResult) {
         let Some(path) = result.paths.first().cloned() else { return };
+        let folder = if result.kind == DialogKind::PickImages { Some(path.as_path()) } else { path.parent() };
+        self.state.last_dialog_dir = folder.map(Path::to_path_buf);
         let command = match result.kind {
             DialogKind::OpenFaces => Command::OpenFiles { paths: result.paths, as_references: false },
             DialogKind::OpenReferences => Command::OpenFiles { paths: result.paths, as_references: true },

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
-use super::dialogs::DialogResult;
+use super::dialogs::{DialogKind, DialogResult};
 use super::engine::{self, Embedding, LoadedModel, ModelChoice, ModelInfo};
 use super::sensitivity::{self, SensitivityMap, SensitivitySpec};
 use super::state::{FaceId, InferKey, Progress};
@@ -108,6 +108,13 @@ pub enum Event {
     },
     BatchFailed(String),
     Dialog(DialogResult),
+    /// The system had no dialog to show (`reason`), or maskscope's own browser was asked for
+    /// (`None`): open that browser instead.
+    DialogUnavailable {
+        kind: DialogKind,
+        start_dir: Option<PathBuf>,
+        reason: Option<String>,
+    },
     Notice(String),
 }
 

@@ -17,6 +17,7 @@ pub mod document;
 pub mod engine;
 mod events;
 pub mod export;
+pub mod file_browser;
 pub mod heatmap;
 pub mod heatmap_gpu;
 mod input;

@@ -236,6 +236,8 @@ pub struct AppState {
     pub device: String,
     /// The adapter egui renders with, e.g. "llvmpipe (Vulkan)".
     pub renderer: String,
+    /// The folder of the last file dialog's answer, where the next save or export starts.
+    pub last_dialog_dir: Option<PathBuf>,
 }
 
 impl AppState {
@@ -258,6 +260,7 @@ impl AppState {
             focus_reference: None,
             sensitivity: SensitivityState::default(),
             sweep: SweepState::default(),
+            last_dialog_dir: None,
             toasts: Toasts::default(),
             path_input: String::new(),
             gallery_rect: None,

@@ -10,6 +10,7 @@ use super::command::Command;
 use super::dialogs::Dialogs;
 use super::document::{self, Rendered};
 use super::engine::ModelChoice;
+use super::file_browser::FileBrowser;
 use super::heatmap::Plane;
 use super::jobs::{InferRequest, Jobs, Notify, Task};
 use super::panels;
@@ -30,11 +31,14 @@ pub struct AppOptions {
     pub samples: bool,
     /// Read and write eframe's settings storage (off in tests, which must not see a user's).
     pub persist: bool,
+    /// maskscope's own file browser instead of the system's dialogs (`MASKSCOPE_FILE_DIALOG=builtin`).
+    pub builtin_file_dialogs: bool,
 }
 
 impl AppOptions {
     pub fn new(device: ComputeDevice) -> Self {
-        Self { device, model: None, files: Vec::new(), samples: true, persist: true }
+        let builtin_file_dialogs = super::dialogs::builtin_requested();
+        Self { device, model: None, files: Vec::new(), samples: true, persist: true, builtin_file_dialogs }
     }
 }
 
@@ -50,6 +54,8 @@ pub struct Workbench {
     pub state: AppState,
     pub(super) jobs: Jobs,
     pub(super) dialogs: Dialogs,
+    /// maskscope's own file browser, while one is open.
+    pub(super) browser: Option<FileBrowser>,
     pub(super) textures: Textures,
     pub(super) render: RenderCache,
     /// The heatmap pipeline is installed on egui's wgpu device.
@@ -93,7 +99,8 @@ impl Workbench {
         let mut app = Self {
             state,
             jobs,
-            dialogs: Dialogs::default(),
+            dialogs: Dialogs::new(options.builtin_file_dialogs),
+            browser: None,
             textures: Textures::default(),
             render: RenderCache::default(),
             gpu_ready,
@@ -241,7 +248,7 @@ impl Workbench {
         let busy = panels::Busy {
             live: self.jobs.live_busy(),
             batch: self.jobs.batch_running(),
-            dialog: self.dialogs.is_open(),
+            dialog: self.dialogs.is_open() || self.browser.is_some(),
         };
         let rendered = self.refresh_render().cloned();
         let gpu_heatmap = self.gpu_ready && self.state.settings.gpu_heatmap;
@@ -254,6 +261,12 @@ impl Workbench {
             busy,
         };
         panels::show(ui, &mut view);
+        if let Some(browser) = &mut self.browser
+            && let Some(answer) = browser.show(&ctx)
+        {
+            self.browser = None;
+            self.dialog_answered(answer);
+        }
         self.state.toasts.show(&ctx);
         self.run_commands(commands);
         self.schedule();
