@@ -7,6 +7,7 @@ pub mod assets;
 pub mod checkpoint;
 pub mod cli;
 pub mod device;
+pub mod error_text;
 pub mod eval;
 pub mod face;
 pub mod model;

@@ -6,7 +6,7 @@ fn main() -> ExitCode {
     match maskscope::cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", maskscope::error_text::error_message(&err));
             ExitCode::FAILURE
         }
     }

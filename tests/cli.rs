@@ -181,6 +181,13 @@ fn a_photo_without_a_face_is_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("wall.png") && err.contains("no face found"), "{err}");
+    // No hint at a flag that does not exist.
+    assert!(!err.contains("--landmarks"), "{err}");
+    // A missing photo: named once, its cause said once.
+    let out = maskscope().args(["--device", "cpu", "embed"]).arg(dir.path().join("gone.jpg")).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("gone.jpg").count(), 1, "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
 
 #[test]

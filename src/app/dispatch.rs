@@ -46,7 +46,7 @@ fn file_kind(path: &Path) -> FileKind {
 impl Workbench {
     pub(super) fn dispatch(&mut self, command: Command) {
         if let Err(e) = self.try_dispatch(command) {
-            self.state.toasts.error(format!("{e:#}"));
+            self.state.toasts.error(crate::error_text::error_message(&e));
         }
     }
 

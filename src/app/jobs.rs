@@ -22,6 +22,7 @@ use super::engine::{self, Embedding, LoadedModel, ModelChoice, ModelInfo};
 use super::sensitivity::{self, SensitivityMap, SensitivitySpec};
 use super::state::{FaceId, InferKey, Progress};
 use crate::device::ComputeDevice;
+use crate::error_text::error_message;
 use crate::eval::conditions::Condition;
 use crate::eval::pairs::read_pairs_any;
 use crate::eval::results::{ConditionResult, SweepResults};
@@ -318,7 +319,7 @@ impl LiveWorker {
         self.send(Some(Event::Library(library)));
         match engine::load_baseline(&self.device) {
             Ok(baseline) => self.baseline = Some(baseline),
-            Err(e) => self.send(Some(Event::Notice(format!("no baseline similarity: {e:#}")))),
+            Err(e) => self.send(Some(Event::Notice(format!("no baseline similarity: {}", error_message(&e))))),
         }
         match Mtcnn::load(&crate::assets::mtcnn_dir(), &self.device.device) {
             Ok(detector) => self.detector = Some(detector),
@@ -340,14 +341,16 @@ impl LiveWorker {
                     self.model = Some(loaded);
                     Event::ModelLoaded { generation: self.generation, info }
                 }
-                Err(e) => Event::ModelFailed { error: format!("{}: {e:#}", choice_name(&choice)), choice },
+                Err(e) => {
+                    Event::ModelFailed { error: format!("{}: {}", choice_name(&choice), error_message(&e)), choice }
+                }
             }),
             Task::Detect { face, path } => Some(self.detect(face, path)),
             Task::Embed { face, align_revision, image } => {
                 let model = self.model.as_ref()?;
                 Some(match engine::embed(&model.model, self.baseline.as_ref(), &image) {
                     Ok(embedding) => Event::Embedded { face, align_revision, generation: self.generation, embedding },
-                    Err(e) => Event::EmbedFailed { face, error: format!("{e:#}") },
+                    Err(e) => Event::EmbedFailed { face, error: error_message(&e) },
                 })
             }
         }
@@ -379,7 +382,7 @@ impl LiveWorker {
         });
         Some(match analysed {
             Ok((outputs, baseline)) => Event::Inferred { request, outputs, baseline, elapsed: start.elapsed() },
-            Err(e) => Event::InferFailed { key: request.key, error: format!("{e:#}") },
+            Err(e) => Event::InferFailed { key: request.key, error: error_message(&e) },
         })
     }
 }
@@ -431,7 +434,7 @@ fn batch_loop(
                 };
                 running.store(false, Ordering::SeqCst);
                 if let Err(e) = outcome {
-                    send(Event::BatchFailed(format!("{e:#}")));
+                    send(Event::BatchFailed(error_message(&e)));
                 } else {
                     notify();
                 }

@@ -14,6 +14,7 @@ use crate::eval::pairs::{ImagePair, read_pairs};
 use crate::eval::verification::{accuracy_at, best_threshold};
 use crate::face::embedder::cosine;
 use crate::face::{Embedder, FaceError, FaceFinder, FacePick, PHOTOS_PER_ROUND};
+use crate::mtcnn::MtcnnError;
 
 #[derive(Debug, Args)]
 pub struct EvalPairsArgs {
@@ -59,6 +60,9 @@ fn score(
                 }
                 Err(FaceError::NoFace(p)) => {
                     no_face.insert(p, "no face".into());
+                }
+                Err(FaceError::Detector { path, source: source @ MtcnnError::ImageTooLarge { .. } }) => {
+                    no_face.insert(path, source.to_string());
                 }
                 Err(other) => return Err(other.into()),
             }

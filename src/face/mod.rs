@@ -21,9 +21,13 @@ pub use image_io::{ImageError, read_rgb};
 pub enum FaceError {
     #[error(transparent)]
     Image(#[from] ImageError),
+    /// The detector could not be loaded.
     #[error(transparent)]
-    Detector(#[from] MtcnnError),
-    #[error("{0}: no face found (give the five landmarks by hand with --landmarks)")]
+    DetectorLoad(#[from] MtcnnError),
+    /// The detector failed on this photo (e.g. too large to search).
+    #[error("{path}: {source}")]
+    Detector { path: PathBuf, source: MtcnnError },
+    #[error("{0}: no face found")]
     NoFace(PathBuf),
     #[error("{path}: cannot align: {message}")]
     Align { path: PathBuf, message: String },
@@ -94,7 +98,8 @@ impl FaceFinder {
 
     /// Detects the faces of `image` and aligns the one `pick` chooses.
     pub fn find(&self, image: &RgbImage, source: &Path) -> Result<FoundFace, FaceError> {
-        let detections = self.detector.detect(image)?;
+        let detections =
+            self.detector.detect(image).map_err(|e| FaceError::Detector { path: source.to_path_buf(), source: e })?;
         let chosen = pick_face(&detections, image.width(), image.height(), self.pick)
             .ok_or_else(|| FaceError::NoFace(source.to_path_buf()))?;
         let chosen = detections[chosen];

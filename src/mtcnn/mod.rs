@@ -55,8 +55,8 @@ pub enum MtcnnError {
     #[error("MTCNN settings: {0}")]
     Settings(String),
     #[error(
-        "MTCNN: the {width}x{height} image needs a {level_width}x{level_height} P-Net input, over the \
-         {limit}-pixel limit; raise min_face_size"
+        "MTCNN: the {width}x{height} photo is too large to search for small faces (its first pyramid \
+         level, {level_width}x{level_height}, is over the {limit}-pixel limit); shrink it"
     )]
     ImageTooLarge { width: usize, height: usize, level_width: usize, level_height: usize, limit: usize },
     #[error("MTCNN {stage}: {source}")]
