@@ -526,3 +526,53 @@ fn the_face_choice_beside_the_photo_repicks_and_is_remembered() {
     assert_eq!(state.settings.face_pick, FacePick::Central);
     assert_eq!(state.probe().unwrap().chosen, Some(expected));
 }
+
+/// Ctrl+V of an image (a face copied from a browser) opens it as the face to paint, saved as a
+/// PNG in the paste folder; Ctrl+V of a path opens that file.
+#[test]
+fn a_pasted_image_or_path_opens_as_the_face_to_paint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(options(Vec::new(), false));
+    settle(&mut h);
+    h.state_mut().state.paste_dir = dir.path().to_path_buf();
+    let photo = image::open(samples::samples_dir().join(samples::FIRST_SAMPLE)).unwrap().to_rgb8();
+    let (w, h_px) = photo.dimensions();
+    let pasted = egui::ColorImage::from_rgb([w as usize, h_px as usize], photo.as_raw());
+    h.event(egui::Event::PasteImage(std::sync::Arc::new(pasted)));
+    // The PNG is written on a helper thread, not a job the harness waits on: step until it opens.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while h.state().state.faces.is_empty() {
+        h.step();
+        assert!(Instant::now() < deadline, "the pasted image never opened");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    settle(&mut h);
+    let probe = h.state().state.probe().expect("the pasted image opened");
+    assert!(probe.path.starts_with(dir.path()), "{}", probe.path.display());
+    assert!(probe.is_ready() && !probe.detections.is_empty(), "the pasted face is found");
+    let saved = image::open(&probe.path).unwrap().to_rgb8();
+    assert_eq!(saved, photo, "the PNG holds the pasted pixels");
+
+    let other = samples::samples_dir().join("Tony_Blair_0006.jpg");
+    h.event(egui::Event::Paste(other.display().to_string()));
+    settle(&mut h);
+    assert_eq!(h.state().state.probe().unwrap().path, other);
+}
+
+/// File > Copy heatmap overlay puts the overlay, as Export writes it, on the clipboard.
+#[test]
+fn the_heatmap_overlay_can_be_copied_as_an_image() {
+    let photo = samples::samples_dir().join(samples::FIRST_SAMPLE);
+    let mut h = harness(options(vec![photo], false));
+    settle(&mut h);
+    assert!(h.state().state.heatmap.is_some());
+    h.state_mut().run_commands(vec![Command::CopyOverlay]);
+    // The image goes to egui at the end of the next frame.
+    h.step();
+    let copied = h.output().platform_output.commands.iter().find_map(|c| match c {
+        egui::OutputCommand::CopyImage(image) => Some(image.size),
+        _ => None,
+    });
+    let expected = 112 * maskscope::app::export::EXPORT_SCALE as usize;
+    assert_eq!(copied, Some([expected, expected]), "a 112x112 face, enlarged as exported");
+}

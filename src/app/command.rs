@@ -21,6 +21,11 @@ pub enum Command {
         paths: Vec<PathBuf>,
         as_references: bool,
     },
+    /// An image pasted into the window (e.g. a face copied from a browser): saved as a PNG under
+    /// the paste folder, then opened as the face to paint.
+    OpenPastedImage(std::sync::Arc<eframe::egui::ColorImage>),
+    /// Put the heatmap overlay (as exported) on the clipboard.
+    CopyOverlay,
     SelectProbe(FaceId),
     RemoveFace(FaceId),
     SetReference(FaceId, bool),

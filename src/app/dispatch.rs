@@ -11,7 +11,7 @@ use super::document::{OccluderRef, Op};
 use super::engine::ModelChoice;
 use super::events::default_landmarks;
 use super::export;
-use super::jobs::{BatchJob, Task};
+use super::jobs::{BatchJob, Event, Task};
 use super::sensitivity::SensitivitySpec;
 use super::session::Session;
 use super::settings::RegionFill;
@@ -64,6 +64,21 @@ impl Workbench {
                 if !photos.is_empty() {
                     self.dispatch(Command::OpenFiles { paths: photos, as_references });
                 }
+            }
+            Command::OpenPastedImage(image) => {
+                // Encoding and writing the PNG happen off the UI thread; the saved file comes
+                // back as an event and opens like any photo.
+                let (events, notify) = self.jobs.sender();
+                let dir = self.state.paste_dir.clone();
+                let spawned = std::thread::Builder::new().name("maskscope-paste".into()).spawn(move || {
+                    let saved = export::save_pasted_image(&image, &dir).map_err(|e| {
+                        format!("the pasted image could not be saved: {}", crate::error_text::error_message(&e))
+                    });
+                    let event = Event::PastedImageSaved(saved);
+                    let _ = events.send(event);
+                    notify();
+                });
+                spawned.map_err(|e| anyhow::anyhow!("no thread to save the pasted image: {e}"))?;
             }
             Command::OpenFiles { paths, as_references } => {
                 let mut first = None;
@@ -199,6 +214,15 @@ impl Workbench {
                 let rendered = self.refresh_render().ok_or_else(|| anyhow::anyhow!("no face to export"))?;
                 export::save_png(&export::overlay(&rendered.image, &heatmap.plane, heatmap.range, &style), &path)?;
                 self.state.toasts.info(format!("saved {}", path.display()));
+            }
+            Command::CopyOverlay => {
+                let style = self.state.settings.heatmap;
+                let heatmap = self.state.heatmap.clone().ok_or_else(|| anyhow::anyhow!("no heatmap yet"))?;
+                let rendered = self.refresh_render().ok_or_else(|| anyhow::anyhow!("no face to copy"))?;
+                let overlay = export::overlay(&rendered.image, &heatmap.plane, heatmap.range, &style);
+                let size = [overlay.width() as usize, overlay.height() as usize];
+                self.clipboard_image = Some(eframe::egui::ColorImage::from_rgb(size, overlay.as_raw()));
+                self.state.toasts.info("heatmap overlay copied to the clipboard");
             }
             Command::ExportSensitivity(path) => {
                 let map =

@@ -229,6 +229,10 @@ impl Workbench {
                 }
             }
             Event::Dialog(result) => self.dialog_answered(result),
+            Event::PastedImageSaved(Ok(path)) => {
+                self.dispatch(Command::OpenFiles { paths: vec![path], as_references: false })
+            }
+            Event::PastedImageSaved(Err(error)) => self.state.toasts.error(error),
             Event::DialogUnavailable { kind, start_dir, reason } => {
                 if let Some(reason) = reason {
                     self.state.toasts.info(format!("{reason}: maskscope's own file browser is open instead"));

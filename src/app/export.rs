@@ -18,6 +18,24 @@ pub fn save_png(image: &RgbImage, path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Saves an image pasted into the window as `pasted-<hash>.png` in `dir` (the same picture
+/// pasted twice is one file) and returns its path. Transparent pixels are laid over white, as a
+/// browser shows them.
+pub fn save_pasted_image(image: &eframe::egui::ColorImage, dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    use sha2::{Digest, Sha256};
+    let [width, height] = image.size.map(|v| v as u32);
+    let rgb = RgbImage::from_fn(width, height, |x, y| {
+        let [r, g, b, a] = image.pixels[(y * width + x) as usize].to_srgba_unmultiplied();
+        let over_white = |c: u8| ((u32::from(c) * u32::from(a) + 255 * (255 - u32::from(a))) / 255) as u8;
+        Rgb([over_white(r), over_white(g), over_white(b)])
+    });
+    let hash: String = Sha256::digest(rgb.as_raw()).iter().take(6).map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    let path = dir.join(format!("pasted-{hash}.png"));
+    save_png(&rgb, &path)?;
+    Ok(path)
+}
+
 /// The face, enlarged, with the heatmap over it as the screen shows it.
 pub fn overlay(face: &RgbImage, plane: &Plane, range: (f32, f32), style: &HeatmapStyle) -> RgbImage {
     let (w, h) = (face.width() * EXPORT_SCALE, face.height() * EXPORT_SCALE);

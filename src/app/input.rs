@@ -64,6 +64,16 @@ pub fn handle(ctx: &egui::Context, state: &mut AppState, commands: &mut Vec<Comm
         if !pasted.is_empty() {
             commands.push(Command::OpenAny { paths: pasted, as_references: false });
         }
+        let images: Vec<_> = ctx.input(|i| {
+            i.events
+                .iter()
+                .filter_map(|e| match e {
+                    egui::Event::PasteImage(image) => Some(image.clone()),
+                    _ => None,
+                })
+                .collect()
+        });
+        commands.extend(images.into_iter().map(Command::OpenPastedImage));
     }
 
     draw_drop_hint(ctx, state);

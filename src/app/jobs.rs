@@ -117,6 +117,8 @@ pub enum Event {
         reason: Option<String>,
     },
     Notice(String),
+    /// A pasted image written to a file (or why it could not be).
+    PastedImageSaved(Result<PathBuf, String>),
 }
 
 #[derive(Default)]

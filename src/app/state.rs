@@ -238,6 +238,8 @@ pub struct AppState {
     pub renderer: String,
     /// The folder of the last file dialog's answer, where the next save or export starts.
     pub last_dialog_dir: Option<PathBuf>,
+    /// Where images pasted into the window are saved (they open from there like any photo).
+    pub paste_dir: PathBuf,
 }
 
 impl AppState {
@@ -261,6 +263,7 @@ impl AppState {
             sensitivity: SensitivityState::default(),
             sweep: SweepState::default(),
             last_dialog_dir: None,
+            paste_dir: crate::face::cache::default_cache_root().join("pasted"),
             toasts: Toasts::default(),
             path_input: String::new(),
             gallery_rect: None,

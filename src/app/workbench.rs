@@ -54,6 +54,8 @@ pub struct Workbench {
     pub state: AppState,
     pub(super) jobs: Jobs,
     pub(super) dialogs: Dialogs,
+    /// An image for the clipboard, handed to egui at the end of the frame.
+    pub(super) clipboard_image: Option<egui::ColorImage>,
     /// maskscope's own file browser, while one is open.
     pub(super) browser: Option<FileBrowser>,
     pub(super) textures: Textures,
@@ -101,6 +103,7 @@ impl Workbench {
             jobs,
             dialogs: Dialogs::new(options.builtin_file_dialogs),
             browser: None,
+            clipboard_image: None,
             textures: Textures::default(),
             render: RenderCache::default(),
             gpu_ready,
@@ -269,6 +272,9 @@ impl Workbench {
         }
         self.state.toasts.show(&ctx);
         self.run_commands(commands);
+        if let Some(image) = self.clipboard_image.take() {
+            ctx.copy_image(image);
+        }
         self.schedule();
     }
 }

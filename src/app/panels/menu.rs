@@ -33,6 +33,9 @@ pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
                 if ui.add_enabled(view.state.heatmap.is_some(), egui::Button::new("Export heatmap overlay…")).clicked() {
                     view.push(Command::Dialog(DialogKind::ExportOverlay));
                 }
+                if ui.add_enabled(view.state.heatmap.is_some(), egui::Button::new("Copy heatmap overlay")).clicked() {
+                    view.push(Command::CopyOverlay);
+                }
             });
             ui.separator();
             if ui.button("Quit").clicked() {
