@@ -51,28 +51,19 @@ pub fn handle(ctx: &egui::Context, state: &mut AppState, commands: &mut Vec<Comm
     }
 
     if !typing {
-        let pasted: Vec<PathBuf> = ctx.input(|i| {
-            i.events
-                .iter()
-                .filter_map(|e| match e {
-                    egui::Event::Paste(text) => Some(text.clone()),
-                    _ => None,
-                })
-                .flat_map(|text| paths_in(&text))
-                .collect()
+        let (mut pasted, mut images) = (Vec::<PathBuf>::new(), Vec::new());
+        ctx.input(|i| {
+            for event in &i.events {
+                match event {
+                    egui::Event::Paste(text) => pasted.extend(paths_in(text)),
+                    egui::Event::PasteImage(image) => images.push(image.clone()),
+                    _ => {}
+                }
+            }
         });
         if !pasted.is_empty() {
             commands.push(Command::OpenAny { paths: pasted, as_references: false });
         }
-        let images: Vec<_> = ctx.input(|i| {
-            i.events
-                .iter()
-                .filter_map(|e| match e {
-                    egui::Event::PasteImage(image) => Some(image.clone()),
-                    _ => None,
-                })
-                .collect()
-        });
         commands.extend(images.into_iter().map(Command::OpenPastedImage));
     }
 
