@@ -209,17 +209,11 @@ impl Workbench {
                 self.state.toasts.info(format!("saved {}", path.display()));
             }
             Command::ExportOverlay(path) => {
-                let style = self.state.settings.heatmap;
-                let heatmap = self.state.heatmap.clone().ok_or_else(|| anyhow::anyhow!("no heatmap yet"))?;
-                let rendered = self.refresh_render().ok_or_else(|| anyhow::anyhow!("no face to export"))?;
-                export::save_png(&export::overlay(&rendered.image, &heatmap.plane, heatmap.range, &style), &path)?;
+                export::save_png(&self.current_overlay()?, &path)?;
                 self.state.toasts.info(format!("saved {}", path.display()));
             }
             Command::CopyOverlay => {
-                let style = self.state.settings.heatmap;
-                let heatmap = self.state.heatmap.clone().ok_or_else(|| anyhow::anyhow!("no heatmap yet"))?;
-                let rendered = self.refresh_render().ok_or_else(|| anyhow::anyhow!("no face to copy"))?;
-                let overlay = export::overlay(&rendered.image, &heatmap.plane, heatmap.range, &style);
+                let overlay = self.current_overlay()?;
                 let size = [overlay.width() as usize, overlay.height() as usize];
                 self.clipboard_image = Some(eframe::egui::ColorImage::from_rgb(size, overlay.as_raw()));
                 self.state.toasts.info("heatmap overlay copied to the clipboard");
@@ -331,6 +325,14 @@ impl Workbench {
             .or_else(|| wanted.and_then(|r| library.of_class(&r.class).next()))
             .or_else(|| library.occluders().first())?;
         Some(OccluderRef { class: found.class.clone(), name: found.name.clone() })
+    }
+
+    /// The face with the heatmap over it, as Export and Copy give it.
+    fn current_overlay(&mut self) -> anyhow::Result<image::RgbImage> {
+        let style = self.state.settings.heatmap;
+        let heatmap = self.state.heatmap.clone().ok_or_else(|| anyhow::anyhow!("no heatmap yet"))?;
+        let rendered = self.refresh_render().ok_or_else(|| anyhow::anyhow!("no face shown"))?;
+        Ok(export::overlay(&rendered.image, &heatmap.plane, heatmap.range, &style))
     }
 
     fn dialog_start_dir(&self, kind: &DialogKind) -> Option<PathBuf> {

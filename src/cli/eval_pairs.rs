@@ -13,8 +13,7 @@ use super::progress::Progress;
 use crate::eval::pairs::{ImagePair, read_pairs};
 use crate::eval::verification::{accuracy_at, best_threshold};
 use crate::face::embedder::cosine;
-use crate::face::{Embedder, FaceError, FaceFinder, FacePick, PHOTOS_PER_ROUND};
-use crate::mtcnn::MtcnnError;
+use crate::face::{Embedder, FaceFinder, FacePick, PHOTOS_PER_ROUND};
 
 #[derive(Debug, Args)]
 pub struct EvalPairsArgs {
@@ -58,11 +57,8 @@ fn score(
                 Ok(face) => {
                     aligned.insert(path.to_path_buf(), face.aligned.image);
                 }
-                Err(FaceError::NoFace(p)) => {
-                    no_face.insert(p, "no face".into());
-                }
-                Err(FaceError::Detector { path, source: source @ MtcnnError::ImageTooLarge { .. } }) => {
-                    no_face.insert(path, source.to_string());
+                Err(e) if e.is_no_face() => {
+                    no_face.insert(path.to_path_buf(), e.to_string());
                 }
                 Err(other) => return Err(other.into()),
             }

@@ -125,7 +125,7 @@ impl AlignedCache {
         }
         let face = match finder.find_in_file(path) {
             Ok(found) => CachedFace::Aligned(found.aligned.image),
-            Err(FaceError::NoFace(_)) => CachedFace::NoFace,
+            Err(e) if e.is_no_face() => CachedFace::NoFace,
             Err(other) => return Err(other.into()),
         };
         self.put(&key, &face)?;

@@ -33,6 +33,14 @@ pub enum FaceError {
     Align { path: PathBuf, message: String },
 }
 
+impl FaceError {
+    /// The photo was read but yields no face to use: none detected, or too large to search.
+    /// Evaluations score such a photo as "no face" rather than stopping.
+    pub fn is_no_face(&self) -> bool {
+        matches!(self, FaceError::NoFace(_) | FaceError::Detector { source: MtcnnError::ImageTooLarge { .. }, .. })
+    }
+}
+
 /// A face found in a photo, aligned for the embedder.
 #[derive(Debug, Clone)]
 pub struct FoundFace {

@@ -14,7 +14,6 @@ use crate::eval::pairs::ImagePair;
 use crate::eval::results::CacheStats;
 use crate::face::cache::{AlignedCache, CachedFace, file_sha256};
 use crate::face::{FaceError, FaceFinder, PHOTOS_PER_ROUND};
-use crate::mtcnn::MtcnnError;
 use crate::occlusion::image_key;
 
 /// The distinct photos of a pairs list and, per pair, the indices of its two photos.
@@ -130,9 +129,7 @@ fn aligned_face(
 fn detect(finder: &FaceFinder, path: &Path) -> Result<Option<CachedFace>, SweepError> {
     match finder.find_in_file(path) {
         Ok(found) => Ok(Some(CachedFace::Aligned(found.aligned.image))),
-        Err(FaceError::NoFace(_)) => Ok(Some(CachedFace::NoFace)),
-        // A photo too large to search is scored like one without a face, not the end of the sweep.
-        Err(FaceError::Detector { source: MtcnnError::ImageTooLarge { .. }, .. }) => Ok(Some(CachedFace::NoFace)),
+        Err(e) if e.is_no_face() => Ok(Some(CachedFace::NoFace)),
         Err(FaceError::Align { .. }) => Ok(None),
         Err(other) => Err(other.into()),
     }
