@@ -2,7 +2,7 @@
 //! checkpoint (or one of another width, depth or grid) loads without flags.
 
 use crate::model::FromNetConfig;
-use crate::model::config::BACKBONE_STRIDE;
+use crate::model::config::{BACKBONE_STRIDE, MAX_INPUT_SIDE};
 use crate::patterns::grid_for_pattern_count;
 
 use super::CheckpointError;
@@ -28,14 +28,18 @@ pub fn infer_from_net_config(sd: &StateDict) -> Result<FromNetConfig, Checkpoint
     let mut widths = [0; 4];
     let mut blocks = [0; 4];
     for stage in 0..4 {
-        widths[stage] = dim(sd, &format!("layer{}.0.conv1.weight", stage + 1), 0)?;
+        let first_conv = format!("layer{}.0.conv1.weight", stage + 1);
+        widths[stage] = dim(sd, &first_conv, 0)?;
+        if widths[stage] == 0 {
+            return Err(CheckpointError::infer(&sd.source, format!("key '{first_conv}' has no output channels")));
+        }
         let prefix = format!("layer{}.", stage + 1);
         blocks[stage] = sd
             .tensors
             .keys()
             .filter_map(|k| k.strip_prefix(&prefix)?.split('.').next()?.parse::<usize>().ok())
             .max()
-            .map_or(0, |last| last + 1);
+            .map_or(0, |last| last.saturating_add(1));
     }
     let fpn_channels = dim(sd, "fpn.P5_1.weight", 0)?;
     let embedding_dim = dim(sd, "fc.2.weight", 0)?;
@@ -50,7 +54,16 @@ pub fn infer_from_net_config(sd: &StateDict) -> Result<FromNetConfig, Checkpoint
             format!("fc input {flat} is not {} x {FEATURE_HEIGHT} x w", widths[3]),
         ));
     }
-    let input_size = [FEATURE_HEIGHT * BACKBONE_STRIDE, cells / FEATURE_HEIGHT * BACKBONE_STRIDE];
+    let feature_width = cells / FEATURE_HEIGHT;
+    if feature_width > MAX_INPUT_SIDE / BACKBONE_STRIDE {
+        return Err(CheckpointError::infer(
+            &sd.source,
+            format!(
+                "fc input {flat} means a feature map {feature_width} cells wide, more than an input of {MAX_INPUT_SIDE}"
+            ),
+        ));
+    }
+    let input_size = [FEATURE_HEIGHT * BACKBONE_STRIDE, feature_width * BACKBONE_STRIDE];
     let config = FromNetConfig::new()
         .with_widths(widths)
         .with_blocks(blocks)

@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use burn::module::Module;
 use burn::store::burn_pack::Reader;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::{DType, Device};
 
-use super::CheckpointError;
 use super::loader::KeyMismatch;
+use super::{CheckpointError, check_weights_fit};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -108,6 +109,7 @@ pub fn read_config(path: &Path) -> Result<FromNetConfig, CheckpointError> {
 pub fn load_from_net(path: &Path, device: &Device) -> Result<(FromNet, FromNetConfig), CheckpointError> {
     let config = read_config(path)?;
     let mut net = config.init(device);
+    check_weights_fit(path, net.num_params(), file_length(path)?)?;
     load_module(&mut net, path)?;
     Ok((net, config))
 }
@@ -129,8 +131,13 @@ pub fn load_from_mobilefacenet(
     let config: FromMobileFaceNetConfig = read_config_of(path, FROM_MOBILEFACENET)?;
     config.validate().map_err(|why| CheckpointError::record(path, why))?;
     let mut net = config.init(device);
+    check_weights_fit(path, net.num_params(), file_length(path)?)?;
     load_module(&mut net, path)?;
     Ok((net, config))
+}
+
+fn file_length(path: &Path) -> Result<u64, CheckpointError> {
+    Ok(std::fs::metadata(path).map_err(|e| CheckpointError::io(path, e))?.len())
 }
 
 /// The architecture tag of a maskscope record (`None` for a burnpack file without one).

@@ -13,6 +13,13 @@ pub const FROM_INPUT_SIZE: [usize; 2] = [112, 96];
 /// The backbone halves the resolution four times (the first block of every stage has stride 2).
 pub const BACKBONE_STRIDE: usize = 16;
 
+/// Upper bounds on a configuration, which may come from a file (a record's metadata, shapes in a
+/// state dict): generous beside the official model (512 wide, 14 blocks, 256-channel pyramid,
+/// 112 x 96) and small enough that building the network cannot exhaust memory.
+pub const MAX_CHANNELS: usize = 2048;
+pub const MAX_BLOCKS_PER_STAGE: usize = 32;
+pub const MAX_INPUT_SIDE: usize = 448;
+
 /// Builds [`FromNet`](super::FromNet). The defaults are the official LResNet50E-IR-FROM;
 /// a reduced configuration (narrow widths, one block per stage) tests cheaply.
 #[derive(Config, Debug, PartialEq)]
@@ -60,11 +67,25 @@ impl FromNetConfig {
         if h == 0 || w == 0 || h % BACKBONE_STRIDE != 0 || w % BACKBONE_STRIDE != 0 {
             return Err(format!("input size {h}x{w} must be non-zero multiples of {BACKBONE_STRIDE}"));
         }
+        if h > MAX_INPUT_SIDE || w > MAX_INPUT_SIDE {
+            return Err(format!("input size {h}x{w} is larger than {MAX_INPUT_SIDE}x{MAX_INPUT_SIDE}"));
+        }
         if self.widths.contains(&0) || self.fpn_channels == 0 || self.embedding_dim == 0 {
             return Err("widths, fpn_channels and embedding_dim must be non-zero".into());
         }
+        let widest = self.widths.iter().copied().max().unwrap_or(0);
+        for (name, value) in
+            [("widths", widest), ("fpn_channels", self.fpn_channels), ("embedding_dim", self.embedding_dim)]
+        {
+            if value > MAX_CHANNELS {
+                return Err(format!("{name}: {value} channels is more than {MAX_CHANNELS}"));
+            }
+        }
         if self.blocks.contains(&0) {
             return Err(format!("every stage needs at least one block, got {:?}", self.blocks));
+        }
+        if self.blocks.iter().any(|&b| b > MAX_BLOCKS_PER_STAGE) {
+            return Err(format!("blocks {:?}: at most {MAX_BLOCKS_PER_STAGE} per stage", self.blocks));
         }
         if !(patterns::MIN_GRID..=patterns::MAX_GRID).contains(&self.grid) {
             return Err(format!("grid {} is outside {}..={}", self.grid, patterns::MIN_GRID, patterns::MAX_GRID));

@@ -8,6 +8,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
+use super::config::MAX_CHANNELS;
 use super::fpn::{Fpn, FpnConfig};
 use super::from_net::FromOutput;
 use super::heads::{FlatHead, FlatHeadConfig};
@@ -50,8 +51,8 @@ impl FromMobileFaceNetConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if self.fpn_channels == 0 {
-            return Err("fpn_channels must be non-zero".into());
+        if self.fpn_channels == 0 || self.fpn_channels > MAX_CHANNELS {
+            return Err(format!("fpn_channels of {} is outside 1..={MAX_CHANNELS}", self.fpn_channels));
         }
         if !(patterns::MIN_GRID..=patterns::MAX_GRID).contains(&self.grid) {
             return Err(format!("grid {} is outside {}..={}", self.grid, patterns::MIN_GRID, patterns::MAX_GRID));
