@@ -4,6 +4,7 @@
 pub mod infer;
 pub mod loader;
 pub mod mobilefacenet_tfjs;
+pub mod pickle_scan;
 pub mod record;
 pub mod state_dict;
 pub mod tfjs;
@@ -12,6 +13,7 @@ pub mod torch_params;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
+use burn::module::Module;
 use burn::tensor::Device;
 
 pub use loader::{KeyMismatch, LoadSummary, apply_state_dict};
@@ -58,6 +60,24 @@ impl CheckpointError {
     }
 }
 
+/// Refuses a network whose configuration came from a file (a record's metadata, shapes in a state
+/// dict) when the file cannot hold its weights: `params` at 16 bits, the narrowest float read,
+/// must fit in `bytes`. burn allocates parameters lazily, on first use, so a forged
+/// configuration is refused here before its weights take any memory.
+pub(crate) fn check_weights_fit(path: &Path, params: usize, bytes: u64) -> Result<(), CheckpointError> {
+    let needed = (params as u64).saturating_mul(2);
+    if needed > bytes {
+        return Err(CheckpointError::Read {
+            path: path.to_path_buf(),
+            message: format!(
+                "its configuration asks for {params} parameters ({:.1} MB at 16 bits), but the file holds only {bytes} bytes",
+                needed as f64 / 1e6
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// A FROM network loaded from any supported file.
 #[derive(Debug)]
 pub struct LoadedFromNet {
@@ -81,6 +101,8 @@ pub fn load_from_net(path: &Path, device: &Device) -> Result<LoadedFromNet, Chec
             let format = state_dict.format;
             let config = infer::infer_from_net_config(&state_dict)?;
             let mut net = config.init(device);
+            let bytes = state_dict.tensors.values().map(|t| t.as_bytes().len() as u64).sum();
+            check_weights_fit(path, net.num_params(), bytes)?;
             let summary = apply_state_dict(&mut net, state_dict, device)?;
             record::check_finite(&net).map_err(|message| CheckpointError::record(path, message))?;
             Ok(LoadedFromNet { net, config, format, applied: summary.applied })

@@ -74,6 +74,7 @@ impl StateDict {
 }
 
 fn read_torch(path: &Path) -> Result<BTreeMap<String, TensorData>, CheckpointError> {
+    super::pickle_scan::check_torch_file(path)?;
     let reader = PytorchReader::new(path).map_err(|e| CheckpointError::read(path, e))?;
     let all = reader.into_tensors();
     let nested = format!("{STATE_DICT_KEY}.");
