@@ -436,6 +436,22 @@ fn eval_writes_every_output_and_a_rerun_comes_from_the_cache() {
     assert_eq!((second.cache.aligned_fresh, second.cache.aligned_cached), (0, 24));
     assert_eq!((second.cache.embedded_fresh, second.cache.embedded_cached), (0, embedded));
     assert_eq!(second.conditions, first.conditions);
+
+    // Third run over a damaged cache: a truncated aligned face and an embedding with one flipped
+    // bit are misses, recomputed and rewritten, and the numbers stay the same.
+    let png = cached.iter().find(|p| p.extension().is_some_and(|e| e == "png")).unwrap();
+    let emb = cached.iter().find(|p| p.extension().is_some_and(|e| e == "emb")).unwrap();
+    let bytes = std::fs::read(png).unwrap();
+    std::fs::write(png, &bytes[..bytes.len() / 2]).unwrap();
+    let mut bytes = std::fs::read(emb).unwrap();
+    bytes[20] ^= 0x10;
+    std::fs::write(emb, &bytes).unwrap();
+    let third_out = dir.path().join("third");
+    run(&third_out);
+    let third = read_results(&third_out);
+    assert_eq!(third.cache.damaged_recomputed, 2);
+    assert_eq!((third.cache.aligned_fresh, third.cache.embedded_fresh), (1, 1));
+    assert_eq!(third.conditions, first.conditions);
 }
 
 #[test]

@@ -266,7 +266,7 @@ fn print_summary(results: &SweepResults) {
     }
     let p = &results.photos;
     println!(
-        "{} photos ({} without a face, {} pairs scored as different); {} aligned, {} cached; {} embedded, {} cached; {:.0} s",
+        "{} photos ({} without a face, {} pairs scored as different); {} aligned, {} cached; {} embedded, {} cached{}; {:.0} s",
         p.distinct,
         p.without_face.len(),
         p.pairs_with_missing_face,
@@ -274,6 +274,10 @@ fn print_summary(results: &SweepResults) {
         results.cache.aligned_cached,
         results.cache.embedded_fresh,
         results.cache.embedded_cached,
+        match results.cache.damaged_recomputed {
+            0 => String::new(),
+            n => format!(" ({n} damaged cache entries recomputed)"),
+        },
         results.wall_time_s,
     );
 }

@@ -154,6 +154,9 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> anyhow::Result<()> {
             format!(", listed in {}", args.out.join("dropped.txt").display())
         }
     );
+    if cache.damaged() > 0 {
+        eprintln!("{} damaged entries of the aligned-face cache were recomputed", cache.damaged());
+    }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let list: String = (dropped.no_face.iter().map(|p| format!("no face\t{}\n", p.display())))
         .chain(dropped.duplicates.iter().map(|p| format!("duplicate\t{}\n", p.display())))

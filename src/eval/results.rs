@@ -133,6 +133,9 @@ pub struct CacheStats {
     pub aligned_cached: usize,
     pub embedded_fresh: usize,
     pub embedded_cached: usize,
+    /// Entries whose checksum or layout failed: treated as missing, recomputed and rewritten.
+    #[serde(default)]
+    pub damaged_recomputed: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -11,14 +11,15 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use image::RgbImage;
 use sha2::{Digest, Sha256};
 
-use super::cache::{CacheError, hex, write_atomically};
+use super::cache::{CacheError, hex, read_sealed, seal, write_atomically};
 
-/// Bump when the entry format or the meaning of an embedding changes.
-pub const EMBEDDING_CACHE_VERSION: u32 = 1;
+/// Bump when the entry format or the meaning of an embedding changes (2: sealed entries).
+pub const EMBEDDING_CACHE_VERSION: u32 = 2;
 /// First bytes of every entry.
 const MAGIC: &[u8; 8] = b"MSEMB\x01\0\0";
 
@@ -28,6 +29,7 @@ pub type EmbeddingPair = (Vec<f32>, Vec<f32>);
 /// Embeddings of one model.
 pub struct EmbeddingCache {
     dir: PathBuf,
+    damaged: AtomicUsize,
 }
 
 /// The key of an aligned face: hex SHA-256 of its width, height (u32 little-endian) and pixels.
@@ -44,11 +46,16 @@ impl EmbeddingCache {
     pub fn open(root: &Path, model_sha256: &str) -> Result<Self, CacheError> {
         let dir = root.join(format!("embeddings-v{EMBEDDING_CACHE_VERSION}")).join(model_sha256);
         fs::create_dir_all(&dir).map_err(|source| CacheError::Io { path: dir.clone(), source })?;
-        Ok(Self { dir })
+        Ok(Self { dir, damaged: AtomicUsize::new(0) })
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Entries found damaged (and so treated as missing) since the cache was opened.
+    pub fn damaged(&self) -> usize {
+        self.damaged.load(Ordering::Relaxed)
     }
 
     fn entry(&self, key: &str) -> PathBuf {
@@ -56,19 +63,23 @@ impl EmbeddingCache {
         self.dir.join(&key[..2]).join(format!("{key}.emb"))
     }
 
-    /// The embeddings of the face with [`face_key`] `key`, if stored.
+    /// The embeddings of the face with [`face_key`] `key`; `None` when there are none or the
+    /// entry is damaged, so they are recomputed and the entry rewritten.
     pub fn get(&self, key: &str) -> Result<Option<EmbeddingPair>, CacheError> {
-        let path = self.entry(key);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(CacheError::Io { path, source }),
+        let Some(payload) = read_sealed(&self.entry(key), &self.damaged)? else {
+            return Ok(None);
         };
-        decode(&bytes).map(Some).map_err(|message| CacheError::Corrupt { path, message })
+        match decode(&payload) {
+            Some(pair) => Ok(Some(pair)),
+            None => {
+                self.damaged.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+        }
     }
 
     pub fn put(&self, key: &str, (masked, unmasked): (&[f32], &[f32])) -> Result<(), CacheError> {
-        write_atomically(&self.entry(key), &encode(masked, unmasked))
+        write_atomically(&self.entry(key), &seal(encode(masked, unmasked)))
     }
 }
 
@@ -84,19 +95,19 @@ fn encode(masked: &[f32], unmasked: &[f32]) -> Vec<u8> {
     bytes
 }
 
-fn decode(bytes: &[u8]) -> Result<EmbeddingPair, String> {
-    let bad = |what: &str| Err(format!("{what}; delete the file to recompute it"));
+/// The embeddings of an entry whose seal held; `None` if its layout is still wrong.
+fn decode(bytes: &[u8]) -> Option<EmbeddingPair> {
     if bytes.len() < 16 || &bytes[..8] != MAGIC {
-        return bad("not a maskscope embedding entry");
+        return None;
     }
     let length = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
     let (masked, unmasked) = (length(8), length(12));
-    if bytes.len() != 16 + 4 * (masked + unmasked) {
-        return bad("truncated entry");
+    if bytes.len() as u64 != 16 + 4 * (masked as u64 + unmasked as u64) {
+        return None;
     }
     let values: Vec<f32> =
         bytes[16..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
-    Ok((values[..masked].to_vec(), values[masked..].to_vec()))
+    Some((values[..masked].to_vec(), values[masked..].to_vec()))
 }
 
 #[cfg(test)]
@@ -104,7 +115,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entries_round_trip_and_corruption_is_reported() {
+    fn entries_round_trip_and_every_damaged_entry_is_a_miss() {
         let dir = tempfile::tempdir().unwrap();
         let cache = EmbeddingCache::open(dir.path(), "abc").unwrap();
         let face = RgbImage::from_pixel(4, 3, image::Rgb([1, 2, 3]));
@@ -113,9 +124,25 @@ mod tests {
         cache.put(&key, (&[1.0, -2.5], &[0.25, 4.0, 8.0])).unwrap();
         assert_eq!(cache.get(&key).unwrap(), Some((vec![1.0, -2.5], vec![0.25, 4.0, 8.0])));
 
-        std::fs::write(cache.entry(&key), b"MSEMB\x01\0\0\x02\0\0\0").unwrap();
-        let err = cache.get(&key).unwrap_err().to_string();
-        assert!(err.contains(&key) && err.contains("delete"), "{err}");
+        // Every truncation and every flipped bit of the entry is a miss, counted as damaged.
+        let intact = std::fs::read(cache.entry(&key)).unwrap();
+        let mut damaged = 0;
+        for cut in 0..intact.len() {
+            std::fs::write(cache.entry(&key), &intact[..cut]).unwrap();
+            assert_eq!(cache.get(&key).unwrap(), None, "cut at {cut}");
+            damaged += 1;
+        }
+        for bit in 0..intact.len() * 8 {
+            let mut flipped = intact.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            std::fs::write(cache.entry(&key), &flipped).unwrap();
+            assert_eq!(cache.get(&key).unwrap(), None, "bit {bit}");
+            damaged += 1;
+        }
+        assert_eq!(cache.damaged(), damaged);
+        // Rewritten, the entry reads back.
+        cache.put(&key, (&[1.0, -2.5], &[0.25, 4.0, 8.0])).unwrap();
+        assert_eq!(cache.get(&key).unwrap(), Some((vec![1.0, -2.5], vec![0.25, 4.0, 8.0])));
     }
 
     #[test]

@@ -348,6 +348,7 @@ pub fn run_sweep(
         observer.condition_finished(&result);
         conditions.push(result);
     }
+    cache.damaged_recomputed += caches.iter().flatten().map(EmbeddingCache::damaged).sum::<usize>();
     let thumbnails = thumbnails(spec, &photos, &aligned[0], &occluders);
     let timings = Timings { align_s, embed_s: start.elapsed().as_secs_f64() };
     Ok(SweepOutcome { paths, conditions, photos: summary, cache, timings, thumbnails })

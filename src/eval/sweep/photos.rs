@@ -100,6 +100,7 @@ pub(super) fn align_photos(
             observer.advance(1);
         }
     }
+    stats.damaged_recomputed += cache.as_ref().map_or(0, AlignedCache::damaged);
     Ok(faces)
 }
 
