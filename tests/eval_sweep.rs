@@ -614,4 +614,13 @@ fn bad_input_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("No_Such_Person_0001.jpg") && err.contains("line 2"), "{err}");
     assert!(!dir.path().join("out").exists(), "nothing written on failure");
+    assert!(!files_under(dir.path()).iter().any(|p| p.to_string_lossy().contains("partial")), "no staging left");
+
+    // An --out that cannot hold the outputs is refused before any photo is read.
+    std::fs::write(&pairs, "Abdullah_Gul\t13\t14\n").unwrap();
+    let file = dir.path().join("results.txt");
+    std::fs::write(&file, "not a folder").unwrap();
+    let out = maskscope().args(["eval", "--no-cache", "--pairs"]).arg(&pairs).arg("--out").arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("results.txt: exists and is not a folder"), "{err}");
 }

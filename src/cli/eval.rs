@@ -15,8 +15,9 @@ use super::Cli;
 use super::progress::Progress;
 use crate::assets;
 use crate::eval::conditions::{Condition, RegionFill, SQUARE_SEED, SQUARE_SIDES, SquareFillKind, parse_protocol};
+use crate::eval::output_set::{self, OutputSet};
 use crate::eval::pairs::read_pairs_any;
-use crate::eval::report::write_outputs;
+use crate::eval::report::{OUTPUT_NAMES, write_outputs};
 use crate::eval::results::{ConditionResult, SweepResults};
 use crate::eval::roc::TarRule;
 use crate::eval::sweep::{SweepModel, SweepObserver, SweepSpec, SweepStage, run_sweep};
@@ -185,6 +186,8 @@ pub(super) fn cancel_on_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
     ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
             eprintln!("\ninterrupted again: quitting now");
+            // Waits for outputs being moved into place (microseconds), so they land whole.
+            output_set::remove_staging_folders();
             std::process::exit(130);
         }
         eprintln!("\ninterrupted: stopping after the current batch (Ctrl-C again quits at once)");
@@ -198,6 +201,8 @@ pub fn run(cli: &Cli, args: &EvalArgs) -> anyhow::Result<()> {
     let conditions = parse_protocol(&args.protocol, &args.sizes).context("--protocol")?;
     let pairs = read_pairs_any(&args.pairs, args.images.as_deref())?;
     let images_root = args.images.clone().or_else(|| args.pairs.parent().map(Path::to_path_buf));
+    // Before the slow work: an --out that cannot take the outputs fails now, not after the sweep.
+    let outputs = OutputSet::prepare(&args.out)?;
     let picked = cli.compute_device()?;
     let device = picked.device.clone();
     let baseline = (!args.no_baseline).then(|| args.baseline.clone().unwrap_or_else(assets::mobilefacenet_record));
@@ -229,7 +234,8 @@ pub fn run(cli: &Cli, args: &EvalArgs) -> anyhow::Result<()> {
         .with_context(|| format!("evaluating {}", args.pairs.display()))?;
     let thumbnails = std::mem::take(&mut outcome.thumbnails);
     let results = outcome.into_results(&spec, &models, picked.info.to_string(), start.elapsed().as_secs_f64());
-    let written = write_outputs(&results, &thumbnails, &args.out)?;
+    write_outputs(&results, &thumbnails, outputs.staging())?;
+    let written = outputs.commit(OUTPUT_NAMES)?;
     print_summary(&results);
     println!("wrote {} files to {}", written.len(), args.out.display());
     Ok(())

@@ -5,6 +5,7 @@ pub mod conditions;
 pub mod folds;
 pub mod identification;
 pub mod mask_contrast;
+pub mod output_set;
 pub mod pairs;
 pub mod plots;
 pub mod report;

@@ -1,6 +1,6 @@
 //! The outputs of a sweep: results.json, results.csv, the three figures (PNG and SVG) and a
-//! Markdown report embedding them. Every file is written to a temporary name and renamed, so an
-//! interrupted write never leaves a truncated file. No tensors: everything comes from
+//! Markdown report embedding them, written into an [`OutputSet`](super::output_set::OutputSet)'s
+//! staging folder so the set lands whole. No tensors: everything comes from
 //! [`SweepResults`] (plus the example thumbnails, which are not stored there).
 
 use std::fmt::Write as _;
@@ -223,6 +223,20 @@ pub fn area_curves(results: &SweepResults) -> Option<AreaCurves> {
 
 /// Writes results.json, results.csv, figure1/roc/area (.png and .svg) and report.md into `out`
 /// (created if needed); returns the files written.
+/// Every file a sweep's output set may hold (figures only when their conditions were run).
+pub const OUTPUT_NAMES: &[&str] = &[
+    "results.json",
+    "results.csv",
+    "figure1.png",
+    "figure1.svg",
+    "roc.png",
+    "roc.svg",
+    "area.png",
+    "area.svg",
+    "report.md",
+];
+
+/// Writes the set's files into `out` (a staging folder), returning their paths.
 pub fn write_outputs(
     results: &SweepResults,
     thumbnails: &[(Condition, RgbImage)],
