@@ -33,8 +33,35 @@ fn check_output(input: &Path, output: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Removes the scratch files this process's record writes leave beside `output` (burn-pack
+/// names them `<name>.<pid>-<n>.tmp` and deletes them itself on every path but a kill).
+fn remove_scratch_files(output: &Path) {
+    let Some(name) = output.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
+    let prefix = format!("{name}.{}-", std::process::id());
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with(&prefix) && file.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 pub fn run(cli: &Cli, args: &ConvertArgs) -> anyhow::Result<()> {
     check_output(&args.input, &args.output)?;
+    // Ctrl-C or SIGTERM in the middle of a write (a 190 MB record takes seconds) would leave a
+    // scratch file of that size behind.
+    let output = args.output.clone();
+    ctrlc::set_handler(move || {
+        remove_scratch_files(&output);
+        eprintln!("\ninterrupted: {} not written", output.display());
+        std::process::exit(130);
+    })
+    .context("installing the Ctrl-C handler")?;
     let device = cli.compute_device()?.device;
     if args.input.extension().is_some_and(|e| e == "json") {
         return convert_tfjs(args, &device);
@@ -108,4 +135,28 @@ fn convert_tfjs(args: &ConvertArgs, device: &burn::tensor::Device) -> anyhow::Re
     }
     println!("wrote {} and read it back: embeddings agree (max difference {worst:.1e})", args.output.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_files_of_this_process_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("model.bpk");
+        let pid = std::process::id();
+        let ours = [format!("model.bpk.{pid}-0.tmp"), format!("model.bpk.{pid}-7.tmp")];
+        let theirs = [format!("model.bpk.{}-0.tmp", pid + 1), "model.bpk".into(), format!("other.bpk.{pid}-0.tmp")];
+        for name in ours.iter().chain(&theirs) {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        remove_scratch_files(&output);
+        for name in &ours {
+            assert!(!dir.path().join(name).exists(), "{name} removed");
+        }
+        for name in &theirs {
+            assert!(dir.path().join(name).exists(), "{name} kept");
+        }
+    }
 }
