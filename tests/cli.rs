@@ -172,6 +172,26 @@ fn embed_takes_a_photo_whose_name_is_not_utf8() {
     assert_eq!(line["embedding"].as_array().unwrap().len(), 192);
 }
 
+/// A truncated JPEG still shows a face (its lost rows grey): embedded with a warning naming it,
+/// refused under --strict.
+#[test]
+fn a_truncated_photo_is_embedded_with_a_warning_or_refused_under_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("cut.jpg");
+    let bytes = std::fs::read(lfw("Aaron_Peirsol", 1)).unwrap();
+    std::fs::write(&photo, &bytes[..bytes.len() * 9 / 10]).unwrap();
+    let out = maskscope().args(["--device", "cpu", "embed"]).arg(&photo).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning:") && err.contains("cut.jpg") && err.contains("--strict"), "{err}");
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(line["damage"].is_string(), "{line}");
+    let out = maskscope().args(["--device", "cpu", "embed", "--strict"]).arg(&photo).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("cut.jpg: damaged image data"), "{err}");
+    assert!(out.stdout.is_empty(), "no embedding printed");
+}
+
 #[test]
 fn a_photo_without_a_face_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,7 @@
 //! Photos in any format the `image` crate reads come out upright, 8-bit RGB.
 
 use image::{DynamicImage, GrayImage, ImageBuffer, Luma, Rgb, RgbImage, Rgba, RgbaImage};
-use maskscope::face::{ImageError, read_rgb};
+use maskscope::face::{ImageError, read_photo, read_rgb};
 
 /// A JPEG with an EXIF APP1 segment whose Orientation tag is `orientation`.
 fn jpeg_with_orientation(image: &RgbImage, orientation: u16) -> Vec<u8> {
@@ -118,4 +118,59 @@ fn non_files_and_huge_declared_sizes_are_refused_before_reading() {
     let small = dir.path().join("small.bmp");
     std::fs::write(&small, bmp_header(40, 30)).unwrap();
     assert!(matches!(read_rgb(&small).unwrap_err(), ImageError::Decode { .. }));
+}
+
+/// A credited LFW photo (a camera JPEG, baseline Huffman) from the fixtures.
+fn lfw_jpeg() -> (std::path::PathBuf, Vec<u8>) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lfw/images/Aaron_Guiel");
+    let path = std::fs::read_dir(dir).unwrap().next().unwrap().unwrap().path();
+    let bytes = std::fs::read(&path).unwrap();
+    (path, bytes)
+}
+
+/// A truncated JPEG decodes (the lost rows come out grey): every cut past the headers is either
+/// refused or reported as damaged, naming the file under --strict. The intact photo is clean.
+#[test]
+fn a_truncated_jpeg_is_reported_as_damaged() {
+    let (source, bytes) = lfw_jpeg();
+    let intact = read_photo(&source).unwrap();
+    assert_eq!(intact.damage, None, "an intact camera JPEG is not damaged");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.jpg");
+    let (mut refused, mut damaged) = (0, 0);
+    for cut in (64..bytes.len() - 2).step_by(97) {
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        match read_photo(&path) {
+            Err(_) => refused += 1,
+            Ok(photo) => {
+                let why =
+                    photo.damage.clone().unwrap_or_else(|| panic!("cut at {cut} of {} passed as intact", bytes.len()));
+                damaged += 1;
+                let text = photo.checked(&path, true).unwrap_err().to_string();
+                assert!(text.contains("cut.jpg") && text.contains(&why), "{text}");
+            }
+        }
+    }
+    assert!(damaged > 0, "cuts that decode exist ({refused} refused)");
+}
+
+/// Bytes of the coded data turned into a marker (what a flipped bit does when it makes a 0xFF
+/// byte meet a marker code) are reported. JPEG carries no checksum, so a flip that leaves the
+/// Huffman stream valid changes pixels without a trace any decoder could find.
+#[test]
+fn a_marker_inside_the_coded_data_is_reported() {
+    let (_, bytes) = lfw_jpeg();
+    let scan = bytes.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap() + 20;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("marker.jpg");
+    for (i, marker) in [0xC4u8, 0xDB, 0xDA, 0xC0].into_iter().enumerate() {
+        let at = scan + (i + 1) * (bytes.len() - scan) / 6;
+        let mut damaged = bytes.clone();
+        damaged[at..at + 2].copy_from_slice(&[0xFF, marker]);
+        std::fs::write(&path, &damaged).unwrap();
+        match read_photo(&path) {
+            Err(_) => {}
+            Ok(photo) => assert!(photo.damage.is_some(), "marker 0x{marker:02X} at byte {at} passed as intact"),
+        }
+    }
 }

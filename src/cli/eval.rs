@@ -91,6 +91,10 @@ pub struct EvalArgs {
     /// Which face of a photo with several (LFW centres the labelled person).
     #[arg(long, value_enum, default_value_t = FacePick::Central)]
     pub face: FacePick,
+    /// Stop at a photo whose data is damaged (a truncated or corrupt JPEG, which decodes with the
+    /// lost parts filled in) instead of listing it in the results.
+    #[arg(long)]
+    pub strict: bool,
     /// Occluder library, a folder per class (default: the bundled one).
     #[arg(long)]
     pub occluders: Option<PathBuf>,
@@ -212,6 +216,7 @@ pub fn run(cli: &Cli, args: &EvalArgs) -> anyhow::Result<()> {
         None => OccluderLibrary::bundled()?,
     };
     let mut finder = FaceFinder::load(&assets::mtcnn_dir(), models[0].model.template(), &device)?;
+    finder.strict = args.strict;
     let mut spec = SweepSpec::new(args.pairs.clone(), pairs, images_root, conditions);
     spec.region_fill = args.region_fill;
     spec.square_fill = args.square_fill;
@@ -271,6 +276,12 @@ fn print_summary(results: &SweepResults) {
         }
     }
     let p = &results.photos;
+    if !p.damaged.is_empty() {
+        println!(
+            "{} photos with damaged data, decoded with parts filled in (listed in results.json; --strict stops at them)",
+            p.damaged.len()
+        );
+    }
     println!(
         "{} photos ({} without a face, {} pairs scored as different); {} aligned, {} cached; {} embedded, {} cached{}; {:.0} s",
         p.distinct,

@@ -13,7 +13,7 @@ use super::progress::Progress;
 use crate::eval::pairs::{ImagePair, read_pairs};
 use crate::eval::verification::{accuracy_at, best_threshold};
 use crate::face::embedder::cosine;
-use crate::face::{Embedder, FaceFinder, FacePick, PHOTOS_PER_ROUND};
+use crate::face::{Embedder, FaceFinder, FacePick, PHOTOS_PER_ROUND, damage_warning};
 
 #[derive(Debug, Args)]
 pub struct EvalPairsArgs {
@@ -55,6 +55,9 @@ fn score(
         for (path, result) in found {
             match result {
                 Ok(face) => {
+                    if let Some(why) = &face.damage {
+                        bar.println(&damage_warning(path, why));
+                    }
                     aligned.insert(path.to_path_buf(), face.aligned.image);
                 }
                 Err(e) if e.is_no_face() => {

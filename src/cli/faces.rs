@@ -8,7 +8,7 @@ use clap::Args;
 use super::Cli;
 use crate::assets;
 use crate::face::embedder::{EMBEDDER_TEMPLATE, cosine};
-use crate::face::{Embedder, FaceFinder, FacePick};
+use crate::face::{Embedder, FaceFinder, FacePick, damage_warning};
 
 /// Cosine above which two faces are called the same person by default (chosen on LFW View 1
 /// pairsDevTrain; `eval-pairs` prints the best threshold for other data).
@@ -23,6 +23,10 @@ pub struct ModelArgs {
     /// the central one, where LFW-style datasets put the labelled person).
     #[arg(long, value_enum)]
     pub face: Option<FacePick>,
+    /// Refuse a photo whose data is damaged (a truncated or corrupt JPEG, which decodes with the
+    /// lost parts filled in) instead of warning about it.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 impl ModelArgs {
@@ -37,6 +41,7 @@ impl ModelArgs {
         })?;
         let mut finder = FaceFinder::load(&assets::mtcnn_dir(), EMBEDDER_TEMPLATE, &device)?;
         finder.pick = self.face.unwrap_or(default_pick);
+        finder.strict = self.strict;
         Ok((finder, embedder))
     }
 }
@@ -54,6 +59,9 @@ pub fn embed(cli: &Cli, args: &EmbedArgs) -> anyhow::Result<()> {
     let (finder, embedder) = args.model.load(cli, FacePick::Largest)?;
     for path in &args.images {
         let face = finder.find_in_file(path)?;
+        if let Some(why) = &face.damage {
+            eprintln!("{}", damage_warning(path, why));
+        }
         let embedding = embedder.embed(&[&face.aligned.image])?.remove(0);
         let detection = face.detection.expect("detected");
         let line = serde_json::json!({
@@ -63,6 +71,7 @@ pub fn embed(cli: &Cli, args: &EmbedArgs) -> anyhow::Result<()> {
             "box": detection.bbox,
             "score": detection.score,
             "landmarks": detection.landmarks,
+            "damage": face.damage,
             "embedding": embedding,
         });
         println!("{line}");
@@ -97,6 +106,11 @@ pub fn verify(cli: &Cli, args: &VerifyArgs) -> anyhow::Result<()> {
     let (finder, embedder) = args.model.load(cli, FacePick::Largest)?;
     let a = finder.find_in_file(&args.a)?;
     let b = finder.find_in_file(&args.b)?;
+    for (path, face) in [(&args.a, &a), (&args.b, &b)] {
+        if let Some(why) = &face.damage {
+            eprintln!("{}", damage_warning(path, why));
+        }
+    }
     let e = embedder.embed(&[&a.aligned.image, &b.aligned.image])?;
     let similarity = cosine(&e[0], &e[1]);
     let verdict = if similarity > args.threshold { "same person" } else { "different people" };

@@ -45,6 +45,14 @@ impl Progress {
         self.message = message;
     }
 
+    /// A line above the bar (a warning), which a plain `eprintln` would tear through.
+    pub fn println(&self, line: &str) {
+        match &self.output {
+            Output::Bar(bar) => bar.suspend(|| eprintln!("{line}")),
+            Output::Lines { .. } => eprintln!("{line}"),
+        }
+    }
+
     pub fn inc(&mut self) {
         self.pos += 1;
         match &mut self.output {

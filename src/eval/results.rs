@@ -123,6 +123,10 @@ pub struct PhotoSummary {
     pub without_face: Vec<PathBuf>,
     /// Pairs with such a photo: scored [`Protocol::missing_face_score`] under every condition.
     pub pairs_with_missing_face: usize,
+    /// Photos whose data is damaged (a truncated or corrupt JPEG), decoded with the lost parts
+    /// filled in and scored as they came out.
+    #[serde(default)]
+    pub damaged: Vec<PathBuf>,
 }
 
 /// Work done against work found in the cache; a rerun of the same sweep has no fresh entries.

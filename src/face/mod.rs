@@ -15,7 +15,7 @@ use crate::align::{self, AlignedFace, FaceTemplate, Point};
 use crate::mtcnn::{Detection, Mtcnn, MtcnnError};
 
 pub use embedder::{Embedder, EmbedderError};
-pub use image_io::{ImageError, read_rgb};
+pub use image_io::{ImageError, Photo, read_photo, read_rgb};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FaceError {
@@ -31,6 +31,15 @@ pub enum FaceError {
     NoFace(PathBuf),
     #[error("{path}: cannot align: {message}")]
     Align { path: PathBuf, message: String },
+}
+
+/// The warning printed for a photo decoded despite damaged data.
+pub fn damage_warning(path: &Path, why: &str) -> String {
+    format!(
+        "warning: {}: damaged image data ({why}); decoded with the lost parts filled in, so its result may be \
+         wrong (--strict makes this an error)",
+        path.display()
+    )
 }
 
 impl FaceError {
@@ -49,6 +58,8 @@ pub struct FoundFace {
     pub detection: Option<Detection>,
     /// How many faces the detector found in the photo.
     pub faces_in_photo: usize,
+    /// Set when the photo's data is damaged (see [`Photo::damage`]): the face may be wrong.
+    pub damage: Option<String>,
 }
 
 /// Which face of a photo with several to use.
@@ -72,6 +83,8 @@ pub struct FaceFinder {
     pub detector: Mtcnn,
     pub template: FaceTemplate,
     pub pick: FacePick,
+    /// Refuse damaged photos ([`ImageError::Damaged`]) instead of reporting their damage.
+    pub strict: bool,
 }
 
 impl FacePick {
@@ -101,7 +114,7 @@ pub fn pick_face(detections: &[Detection], width: u32, height: u32, pick: FacePi
 
 impl FaceFinder {
     pub fn load(mtcnn_dir: &Path, template: FaceTemplate, device: &Device) -> Result<Self, FaceError> {
-        Ok(Self { detector: Mtcnn::load(mtcnn_dir, device)?, template, pick: FacePick::default() })
+        Ok(Self { detector: Mtcnn::load(mtcnn_dir, device)?, template, pick: FacePick::default(), strict: false })
     }
 
     /// Detects the faces of `image` and aligns the one `pick` chooses.
@@ -113,7 +126,7 @@ impl FaceFinder {
         let chosen = detections[chosen];
         let landmarks = chosen.landmarks.map(|[x, y]| [f64::from(x), f64::from(y)]);
         let aligned = self.align_to(image, &landmarks, source)?;
-        Ok(FoundFace { aligned, detection: Some(chosen), faces_in_photo: detections.len() })
+        Ok(FoundFace { aligned, detection: Some(chosen), faces_in_photo: detections.len(), damage: None })
     }
 
     /// Aligns with landmarks given by the caller (eyes, nose tip, mouth corners).
@@ -123,9 +136,12 @@ impl FaceFinder {
     }
 
     /// Reads, detects and aligns the photo at `path`.
+    /// A damaged photo is an error when `strict` is set, else its face carries the damage.
     pub fn find_in_file(&self, path: &Path) -> Result<FoundFace, FaceError> {
-        let image = read_rgb(path)?;
-        self.find(&image, path)
+        let photo = read_photo(path)?;
+        let damage = photo.damage.clone().filter(|_| !self.strict);
+        let image = photo.checked(path, self.strict)?;
+        Ok(FoundFace { damage, ..self.find(&image, path)? })
     }
 }
 

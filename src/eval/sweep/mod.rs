@@ -220,11 +220,15 @@ pub fn run_sweep(
     }
     observer.stage(SweepStage::Align, photos.len() * templates.len());
     let mut aligned: Vec<Vec<Option<RgbImage>>> = Vec::new();
+    let mut damaged = Vec::new();
     for &template in &templates {
-        let faces =
+        let (faces, damaged_here) =
             photos::align_photos(&photos, finder, template, spec.cache_root.as_deref(), &mut cache, observer, cancel)?;
         aligned.push(faces);
+        damaged.extend(damaged_here);
     }
+    damaged.sort_unstable();
+    damaged.dedup();
     let align_s = start.elapsed().as_secs_f64();
     // A photo counts as faceless if any template lost it, so that all paths score the same pairs.
     let has_face: Vec<bool> = (0..photos.len()).map(|p| aligned.iter().all(|faces| faces[p].is_some())).collect();
@@ -232,6 +236,7 @@ pub fn run_sweep(
         distinct: photos.len(),
         without_face: (0..photos.len()).filter(|&p| !has_face[p]).map(|p| photos.paths[p].clone()).collect(),
         pairs_with_missing_face: photos.pairs.iter().filter(|&&(a, b)| !has_face[a] || !has_face[b]).count(),
+        damaged: damaged.iter().map(|&p| photos.paths[p].clone()).collect(),
     };
 
     let start = Instant::now();

@@ -66,7 +66,8 @@ impl Photos {
 }
 
 /// The aligned face of every photo for `template` (`None`: no face found), from the cache under
-/// `cache_root` or detected now (and then stored).
+/// `cache_root` or detected now (and then stored), and the indices of photos with damaged data
+/// (which are not cached, so every run finds and reports them).
 pub(super) fn align_photos(
     photos: &Photos,
     finder: &mut FaceFinder,
@@ -75,7 +76,8 @@ pub(super) fn align_photos(
     stats: &mut CacheStats,
     observer: &mut dyn SweepObserver,
     cancel: &AtomicBool,
-) -> Result<Vec<Option<RgbImage>>, SweepError> {
+) -> Result<(Vec<Option<RgbImage>>, Vec<usize>), SweepError> {
+    let mut damaged = Vec::new();
     finder.template = template;
     let finder = &*finder;
     let cache = cache_root.map(|root| AlignedCache::open(root, template, finder.pick)).transpose()?;
@@ -84,10 +86,13 @@ pub(super) fn align_photos(
         if cancel.load(Ordering::Relaxed) {
             return Err(SweepError::Cancelled);
         }
-        let found: Vec<Result<(CachedFace, bool), SweepError>> =
+        let found: Vec<Result<(CachedFace, bool, bool), SweepError>> =
             round.par_iter().map(|path| aligned_face(finder, cache.as_ref(), path)).collect();
         for result in found {
-            let (face, from_cache) = result?;
+            let (face, from_cache, is_damaged) = result?;
+            if is_damaged {
+                damaged.push(faces.len());
+            }
             if from_cache {
                 stats.aligned_cached += 1;
             } else {
@@ -101,37 +106,40 @@ pub(super) fn align_photos(
         }
     }
     stats.damaged_recomputed += cache.as_ref().map_or(0, AlignedCache::damaged);
-    Ok(faces)
+    Ok((faces, damaged))
 }
 
-/// One photo's aligned face and whether it came from the cache.
+/// One photo's aligned face, whether it came from the cache, and whether its data is damaged.
 fn aligned_face(
     finder: &FaceFinder,
     cache: Option<&AlignedCache>,
     path: &Path,
-) -> Result<(CachedFace, bool), SweepError> {
+) -> Result<(CachedFace, bool, bool), SweepError> {
     let Some(cache) = cache else {
-        return Ok((detect(finder, path)?.unwrap_or(CachedFace::NoFace), false));
+        let (found, damaged) = detect(finder, path)?;
+        return Ok((found.unwrap_or(CachedFace::NoFace), false, damaged));
     };
     let key = file_sha256(path)?;
     if let Some(found) = cache.get(&key)? {
-        return Ok((found, true));
+        return Ok((found, true, false));
     }
-    let found = detect(finder, path)?;
-    // An alignment failure is not remembered: only "no face" is a fact about the photo.
-    if let Some(face) = &found {
+    let (found, damaged) = detect(finder, path)?;
+    // An alignment failure is not remembered: only "no face" is a fact about the photo. Nor is
+    // a damaged photo's face, so that a rerun reports the damage again.
+    if let Some(face) = found.as_ref().filter(|_| !damaged) {
         cache.put(&key, face)?;
     }
-    Ok((found.unwrap_or(CachedFace::NoFace), false))
+    Ok((found.unwrap_or(CachedFace::NoFace), false, damaged))
 }
 
 /// The photo's aligned face, `NoFace` when the detector finds none, `None` when the landmarks
-/// found cannot be aligned (degenerate); unreadable photos are errors.
-fn detect(finder: &FaceFinder, path: &Path) -> Result<Option<CachedFace>, SweepError> {
+/// found cannot be aligned (degenerate), and whether the photo's data is damaged; unreadable
+/// photos (and damaged ones, for a strict finder) are errors.
+fn detect(finder: &FaceFinder, path: &Path) -> Result<(Option<CachedFace>, bool), SweepError> {
     match finder.find_in_file(path) {
-        Ok(found) => Ok(Some(CachedFace::Aligned(found.aligned.image))),
-        Err(e) if e.is_no_face() => Ok(Some(CachedFace::NoFace)),
-        Err(FaceError::Align { .. }) => Ok(None),
+        Ok(found) => Ok((Some(CachedFace::Aligned(found.aligned.image)), found.damage.is_some())),
+        Err(e) if e.is_no_face() => Ok((Some(CachedFace::NoFace), false)),
+        Err(FaceError::Align { .. }) => Ok((None, false)),
         Err(other) => Err(other.into()),
     }
 }
