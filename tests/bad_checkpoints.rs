@@ -3,11 +3,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use common::fixture;
+use common::{fixture, torch_zip_with_pickle, with_call};
 use maskscope::checkpoint::{self, CheckpointError, record};
 use maskscope::model::FromNetConfig;
 use safetensors::Dtype;
@@ -89,31 +88,9 @@ fn a_record_configuration_beyond_the_bounds_is_refused() {
 
 /// The fixture's zip archive with `data.pkl` replaced by `edit(data.pkl)`.
 fn torch_file_with_pickle(dir: &Path, name: &str, edit: impl Fn(&[u8]) -> Vec<u8>) -> PathBuf {
-    let source = std::fs::File::open(fixture("from/from_tiny.pth.tar")).unwrap();
-    let mut archive = zip::ZipArchive::new(source).unwrap();
     let path = dir.join(name);
-    let mut out = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for index in 0..archive.len() {
-        let mut entry = archive.by_index(index).unwrap();
-        let entry_name = entry.name().unwrap().to_string();
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).unwrap();
-        if entry_name.ends_with("data.pkl") {
-            bytes = edit(&bytes);
-        }
-        out.start_file(entry_name, options).unwrap();
-        out.write_all(&bytes).unwrap();
-    }
-    out.finish().unwrap();
+    torch_zip_with_pickle(&fixture("from/from_tiny.pth.tar"), &path, edit);
     path
-}
-
-/// Inserts a stack-neutral call after the pickle's PROTO: the reader would build an opaque value,
-/// pop it and load every tensor as if nothing were there.
-fn with_call(pickle: &[u8], call: &[u8]) -> Vec<u8> {
-    assert_eq!(pickle[0], 0x80, "the fixture opens with PROTO");
-    [&pickle[..2], call, b"0", &pickle[2..]].concat()
 }
 
 /// GLOBAL os.system, MARK, UNICODE 'echo', TUPLE, REDUCE.

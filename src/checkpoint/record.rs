@@ -42,6 +42,7 @@ pub fn save_module<M: ModuleSnapshot>(
 
 /// The metadata of a record, after checking it holds `architecture`.
 pub fn read_metadata(path: &Path, architecture: &str) -> Result<BTreeMap<String, String>, CheckpointError> {
+    super::state_dict::check_regular_file(path)?;
     let reader = Reader::from_file(path).map_err(|e| CheckpointError::record(path, e))?;
     let metadata = reader.metadata().clone();
     match metadata.get(ARCHITECTURE_KEY) {
@@ -55,6 +56,7 @@ pub fn read_metadata(path: &Path, architecture: &str) -> Result<BTreeMap<String,
 
 /// Loads a record into `module`; every tensor must be present and used.
 pub fn load_module<M: ModuleSnapshot>(module: &mut M, path: &Path) -> Result<(), CheckpointError> {
+    super::state_dict::check_regular_file(path)?;
     let mut store = BurnpackStore::from_file(path).auto_extension(false);
     let result = module.load_from(&mut store).map_err(|e| CheckpointError::record(path, e))?;
     if !result.errors.is_empty() {
@@ -142,6 +144,7 @@ fn file_length(path: &Path) -> Result<u64, CheckpointError> {
 
 /// The architecture tag of a maskscope record (`None` for a burnpack file without one).
 pub fn architecture(path: &Path) -> Result<Option<String>, CheckpointError> {
+    super::state_dict::check_regular_file(path)?;
     let reader = Reader::from_file(path).map_err(|e| CheckpointError::record(path, e))?;
     Ok(reader.metadata().get(ARCHITECTURE_KEY).cloned())
 }

@@ -28,6 +28,7 @@ pub enum FileFormat {
 
 /// Sniffs the format from the first bytes, so a misnamed file still loads (or fails clearly).
 pub fn detect_format(path: &Path) -> Result<FileFormat, CheckpointError> {
+    check_regular_file(path)?;
     let mut head = [0u8; 16];
     let mut file = std::fs::File::open(path).map_err(|e| CheckpointError::io(path, e))?;
     let n = file.read(&mut head).map_err(|e| CheckpointError::io(path, e))?;
@@ -43,6 +44,19 @@ pub fn detect_format(path: &Path) -> Result<FileFormat, CheckpointError> {
     } else {
         Err(CheckpointError::UnknownFormat(path.to_path_buf()))
     }
+}
+
+/// Refuses what is not a regular file of at most [`MAX_CHECKPOINT_BYTES`], before opening it
+/// (opening a FIFO blocks; a device never ends).
+pub fn check_regular_file(path: &Path) -> Result<(), CheckpointError> {
+    let meta = std::fs::metadata(path).map_err(|e| CheckpointError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(CheckpointError::read(path, "not a regular file (a pipe, device or folder)"));
+    }
+    if meta.len() > MAX_CHECKPOINT_BYTES {
+        return Err(CheckpointError::read(path, format!("{} bytes is more than {MAX_CHECKPOINT_BYTES}", meta.len())));
+    }
+    Ok(())
 }
 
 /// A checkpoint's tensors by PyTorch key, data as stored (any dtype).

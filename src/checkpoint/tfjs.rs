@@ -7,6 +7,22 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::CheckpointError;
+use super::state_dict::MAX_CHECKPOINT_BYTES;
+
+/// Largest `model.json` read (MobileFaceNet's is ~100 KB).
+pub const MAX_MODEL_JSON_BYTES: u64 = 64 << 20;
+
+/// The bytes of `path`, which must be a regular file of at most `limit` bytes.
+fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, CheckpointError> {
+    let meta = std::fs::metadata(path).map_err(|e| CheckpointError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(CheckpointError::read(path, "not a regular file (a pipe, device or folder)"));
+    }
+    if meta.len() > limit {
+        return Err(CheckpointError::read(path, format!("{} bytes is more than the {limit} allowed here", meta.len())));
+    }
+    std::fs::read(path).map_err(|e| CheckpointError::io(path, e))
+}
 
 #[derive(Debug, Deserialize)]
 struct ModelJson {
@@ -71,8 +87,11 @@ pub struct TfjsGraph {
 
 impl TfjsGraph {
     /// Reads `model.json` and the shards its manifest names (relative to the JSON's folder).
+    /// Only regular files are read (a FIFO would block, `/dev/zero` never end): the JSON up to
+    /// [`MAX_MODEL_JSON_BYTES`], the shards of a group up to [`MAX_CHECKPOINT_BYTES`] together.
     pub fn read(json_path: &Path) -> Result<Self, CheckpointError> {
-        let text = std::fs::read_to_string(json_path).map_err(|e| CheckpointError::io(json_path, e))?;
+        let text = read_regular_file(json_path, MAX_MODEL_JSON_BYTES)?;
+        let text = String::from_utf8(text).map_err(|e| CheckpointError::read(json_path, format!("model JSON: {e}")))?;
         let model: ModelJson =
             serde_json::from_str(&text).map_err(|e| CheckpointError::read(json_path, format!("model JSON: {e}")))?;
         let folder = json_path.parent().unwrap_or(Path::new("."));
@@ -80,8 +99,10 @@ impl TfjsGraph {
         for group in &model.manifest {
             let mut bytes = Vec::new();
             for shard in &group.paths {
-                let path = folder.join(shard);
-                bytes.extend(std::fs::read(&path).map_err(|e| CheckpointError::io(&path, e))?);
+                let room = MAX_CHECKPOINT_BYTES.saturating_sub(bytes.len() as u64);
+                let shard_bytes = read_regular_file(&folder.join(shard), room)
+                    .map_err(|e| CheckpointError::read(json_path, format!("weight shard {shard:?}: {e}")))?;
+                bytes.extend(shard_bytes);
             }
             let mut offset = 0usize;
             for entry in &group.weights {
@@ -96,8 +117,12 @@ impl TfjsGraph {
                         ),
                     ));
                 }
-                let count: usize = entry.shape.iter().product();
-                let end = offset + count * 4;
+                let end = entry
+                    .shape
+                    .iter()
+                    .try_fold(4usize, |n, &d| n.checked_mul(d))
+                    .and_then(|len| offset.checked_add(len))
+                    .unwrap_or(usize::MAX);
                 let chunk = bytes.get(offset..end).ok_or_else(|| {
                     CheckpointError::read(
                         json_path,

@@ -57,8 +57,22 @@ pub fn lfw_image_path(root: &Path, name: &str, number: u32) -> PathBuf {
     root.join(name).join(format!("{name}_{number:04}.jpg"))
 }
 
+/// Largest pairs file read (LFW View 2's pairs.txt is 100 KB).
+pub const MAX_PAIRS_BYTES: u64 = 256 << 20;
+
+/// The text of a pairs file: only a regular file (a FIFO would block, a device never end) of at
+/// most [`MAX_PAIRS_BYTES`].
 fn read_text(path: &Path) -> Result<String, PairsError> {
-    std::fs::read_to_string(path).map_err(|source| PairsError::Io { path: path.to_path_buf(), source })
+    let io = |source| PairsError::Io { path: path.to_path_buf(), source };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")));
+    }
+    if meta.len() > MAX_PAIRS_BYTES {
+        let why = format!("{} bytes is more than a pairs file may be ({MAX_PAIRS_BYTES})", meta.len());
+        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, why)));
+    }
+    std::fs::read_to_string(path).map_err(io)
 }
 
 fn malformed(path: &Path, line: usize, message: String) -> PairsError {

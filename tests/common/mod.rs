@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use burn::tensor::TensorData;
@@ -53,4 +54,31 @@ pub fn assert_close(actual: &TensorData, expected: &TensorData, relative: f32, w
     let err = max_abs_diff(actual, expected, what);
     assert!(err <= relative * scale, "{what}: max abs error {err:e} exceeds {relative:e} x scale {scale:e}");
     eprintln!("{what}: max abs error {err:.3e} (scale {scale:.3e})");
+}
+
+/// Writes to `out` the zip archive of `source` (a `torch.save` file) with its `data.pkl`
+/// replaced by `edit(data.pkl)`.
+pub fn torch_zip_with_pickle(source: &Path, out: &Path, edit: impl Fn(&[u8]) -> Vec<u8>) {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(source).unwrap()).unwrap();
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(out).unwrap());
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).unwrap();
+        let name = entry.name().unwrap().to_string();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        if name.ends_with("data.pkl") {
+            bytes = edit(&bytes);
+        }
+        writer.start_file(name, options).unwrap();
+        writer.write_all(&bytes).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+/// `pickle` with `call` inserted after its PROTO, followed by a POP: stack-neutral, so the rest
+/// of the pickle still reads.
+pub fn with_call(pickle: &[u8], call: &[u8]) -> Vec<u8> {
+    assert_eq!(pickle[0], 0x80, "the pickle opens with PROTO");
+    [&pickle[..2], call, b"0", &pickle[2..]].concat()
 }
