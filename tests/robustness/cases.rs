@@ -255,7 +255,8 @@ fn pytorch(dir: &Path, seed: u64, scale: usize) -> Vec<Case> {
     let bytes = std::fs::read(&original).unwrap();
     let source = Source { stem: "pt", extension: "pth.tar", bytes: &bytes, header: 4096, count: 200 * scale };
     let mut cases = file_cases(dir, source, &mut rng, Rc::new(load_from_net));
-    let mut pickles: Vec<(String, Box<dyn Fn(&[u8]) -> Vec<u8>>)> = Vec::new();
+    type PickleEdit = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+    let mut pickles: Vec<(String, PickleEdit)> = Vec::new();
     for &(module, name) in HOSTILE {
         let global = format!("c{module}\n{name}\n(Vecho\ntR").into_bytes();
         let mut stack = vec![0x8c, module.len() as u8];
