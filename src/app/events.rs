@@ -90,7 +90,10 @@ impl Workbench {
             }
             Event::Library(Ok(library)) => state.library = Some(library),
             Event::Library(Err(error)) => state.toasts.error(error),
-            Event::Detected { face, photo, detections } => {
+            Event::Detected { face, photo, detections, damage } => {
+                if let Some(warning) = damage {
+                    state.toasts.error(warning);
+                }
                 let template = state.template();
                 let face_pick = state.settings.face_pick;
                 let Some(entry) = state.face_mut(face) else { return };

@@ -29,7 +29,7 @@ use crate::eval::results::{ConditionResult, SweepResults};
 use crate::eval::sweep::{SweepModel, SweepObserver, SweepSpec, SweepStage, run_sweep};
 use crate::face::Embedder;
 use crate::face::from_model::{FaceModel, FaceOutputs};
-use crate::face::read_rgb;
+use crate::face::{damage_warning, read_photo};
 use crate::mtcnn::{Detection, Mtcnn};
 use crate::occlusion::{OccluderLibrary, Region};
 use crate::patterns::BinaryMask;
@@ -73,6 +73,8 @@ pub enum Event {
         face: FaceId,
         photo: Arc<RgbImage>,
         detections: Vec<Detection>,
+        /// The warning for a photo whose data is damaged (decoded with parts filled in).
+        damage: Option<String>,
     },
     DetectFailed {
         face: FaceId,
@@ -359,8 +361,8 @@ impl LiveWorker {
     }
 
     fn detect(&self, face: FaceId, path: PathBuf) -> Event {
-        let photo = match read_rgb(&path) {
-            Ok(photo) => Arc::new(photo),
+        let (photo, damage) = match read_photo(&path) {
+            Ok(photo) => (Arc::new(photo.image), photo.damage.map(|why| damage_warning(&path, &why))),
             Err(e) => return Event::DetectFailed { face, error: e.to_string() },
         };
         let detections = match &self.detector {
@@ -370,7 +372,7 @@ impl LiveWorker {
             },
             None => Vec::new(),
         };
-        Event::Detected { face, photo, detections }
+        Event::Detected { face, photo, detections, damage }
     }
 
     fn infer(&mut self, mut request: InferRequest) -> Option<Event> {

@@ -56,7 +56,7 @@ fn score(
             match result {
                 Ok(face) => {
                     if let Some(why) = &face.damage {
-                        bar.println(&damage_warning(path, why));
+                        bar.println(&format!("{} (--strict makes this an error)", damage_warning(path, why)));
                     }
                     aligned.insert(path.to_path_buf(), face.aligned.image);
                 }

@@ -60,7 +60,7 @@ pub fn embed(cli: &Cli, args: &EmbedArgs) -> anyhow::Result<()> {
     for path in &args.images {
         let face = finder.find_in_file(path)?;
         if let Some(why) = &face.damage {
-            eprintln!("{}", damage_warning(path, why));
+            eprintln!("{} (--strict makes this an error)", damage_warning(path, why));
         }
         let embedding = embedder.embed(&[&face.aligned.image])?.remove(0);
         let detection = face.detection.expect("detected");
@@ -108,7 +108,7 @@ pub fn verify(cli: &Cli, args: &VerifyArgs) -> anyhow::Result<()> {
     let b = finder.find_in_file(&args.b)?;
     for (path, face) in [(&args.a, &a), (&args.b, &b)] {
         if let Some(why) = &face.damage {
-            eprintln!("{}", damage_warning(path, why));
+            eprintln!("{} (--strict makes this an error)", damage_warning(path, why));
         }
     }
     let e = embedder.embed(&[&a.aligned.image, &b.aligned.image])?;

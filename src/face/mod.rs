@@ -36,8 +36,7 @@ pub enum FaceError {
 /// The warning printed for a photo decoded despite damaged data.
 pub fn damage_warning(path: &Path, why: &str) -> String {
     format!(
-        "warning: {}: damaged image data ({why}); decoded with the lost parts filled in, so its result may be \
-         wrong (--strict makes this an error)",
+        "warning: {}: damaged image data ({why}); decoded with the lost parts filled in, so its result may be wrong",
         path.display()
     )
 }

@@ -3,6 +3,10 @@
 //! with seeded random FROM heads (whose mask reacts to edits), so the tests do not depend on
 //! training.
 
+mod bad_input;
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
