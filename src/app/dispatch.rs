@@ -17,6 +17,7 @@ use super::session::Session;
 use super::settings::RegionFill;
 use super::state::{FaceId, FaceStatus, Progress};
 use super::workbench::Workbench;
+use crate::eval::conditions::region_occluder;
 use crate::eval::plots::{RegionBars, render_region_bars_png_bytes, render_region_bars_svg_string, write_atomic};
 use crate::eval::report::region_bars;
 use crate::eval::results::SweepResults;
@@ -163,12 +164,16 @@ impl Workbench {
                 let settings = &self.state.settings;
                 let occluder = match settings.region_fill {
                     RegionFill::Occluder => {
-                        Some(self.selected_stamp().ok_or_else(|| anyhow::anyhow!("pick an occluder first"))?)
+                        Some(self.state.selected_stamp().ok_or_else(|| anyhow::anyhow!("pick an occluder first"))?)
+                    }
+                    RegionFill::EvalObject => {
+                        let (class, name) = region_occluder(region);
+                        Some(OccluderRef { class: class.into(), name: name.into() })
                     }
                     RegionFill::Colour => None,
                 };
                 let op = Op::Region { region: region.name().into(), occluder, colour: settings.colour };
-                self.with_probe_doc(|doc| doc.push(op));
+                self.with_probe_doc(|doc| doc.push_replacing_regions(op));
             }
             Command::RandomOcclusion => {
                 let library =
@@ -314,17 +319,6 @@ impl Workbench {
 
     fn probe_size(&self) -> Option<(u32, u32)> {
         self.state.probe()?.aligned.as_ref().map(|a| a.image.dimensions())
-    }
-
-    /// The stamp occluder the tools panel shows as selected.
-    pub(super) fn selected_stamp(&self) -> Option<OccluderRef> {
-        let library = self.state.library.as_deref()?;
-        let wanted = self.state.settings.stamp.as_ref();
-        let found = wanted
-            .and_then(|r| library.find(&r.class, &r.name))
-            .or_else(|| wanted.and_then(|r| library.of_class(&r.class).next()))
-            .or_else(|| library.occluders().first())?;
-        Some(OccluderRef { class: found.class.clone(), name: found.name.clone() })
     }
 
     /// The face with the heatmap over it, as Export and Copy give it.

@@ -274,6 +274,15 @@ impl Document {
         self.touch();
     }
 
+    /// Adds a region preset in place of any earlier one (one undo step): clicking through the
+    /// regions compares them rather than piling them up.
+    pub fn push_replacing_regions(&mut self, op: Op) {
+        self.checkpoint();
+        self.ops.retain(|o| !matches!(o, Op::Region { .. }));
+        self.ops.push(op);
+        self.touch();
+    }
+
     pub fn set_preview(&mut self, op: Option<Op>) {
         if self.preview != op {
             self.preview = op;
@@ -419,6 +428,19 @@ mod tests {
         doc.undo();
         doc.push(a.clone());
         assert!(!doc.can_redo(), "a new edit drops the redo branch");
+    }
+
+    #[test]
+    fn a_region_preset_replaces_the_previous_one_and_keeps_other_edits() {
+        let mut doc = Document::default();
+        let stroke = Op::Brush { points: vec![[1.0, 1.0]], radius: 2.0, colour: [0; 3] };
+        let region = |name: &str| Op::Region { region: name.into(), occluder: None, colour: [0; 3] };
+        doc.push(stroke.clone());
+        doc.push_replacing_regions(region("nose"));
+        doc.push_replacing_regions(region("mouth"));
+        assert_eq!(doc.ops(), [stroke.clone(), region("mouth")]);
+        assert!(doc.undo());
+        assert_eq!(doc.ops(), [stroke, region("nose")], "one undo step brings the previous preset back");
     }
 
     #[test]

@@ -52,6 +52,30 @@ pub enum RegionFill {
     Colour,
     /// The selected stamp occluder stretched over the region.
     Occluder,
+    /// The object `maskscope eval` stretches over this region (its `--region-fill occluder`).
+    EvalObject,
+}
+
+impl RegionFill {
+    pub const ALL: [RegionFill; 3] = [RegionFill::Colour, RegionFill::EvalObject, RegionFill::Occluder];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RegionFill::Colour => "paint colour",
+            RegionFill::EvalObject => "eval's object",
+            RegionFill::Occluder => "selected stamp",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            RegionFill::Colour => "a flat box in the paint colour",
+            RegionFill::EvalObject => {
+                "the object maskscope eval uses for this region (a hand, sunglasses, a phone, a mask, a book)"
+            }
+            RegionFill::Occluder => "the selected stamp occluder, stretched over the region",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use image::RgbImage;
 
 use super::analysis::Similarity;
-use super::document::Document;
+use super::document::{Document, OccluderRef};
 use super::engine::{Embedding, ModelInfo};
 use super::heatmap::Plane;
 use super::sensitivity::SensitivityMap;
@@ -243,6 +243,18 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The stamp occluder to place: the one chosen in the settings, else the first of its class,
+    /// else the library's first.
+    pub fn selected_stamp(&self) -> Option<OccluderRef> {
+        let library = self.library.as_deref()?;
+        let wanted = self.settings.stamp.as_ref();
+        let found = wanted
+            .and_then(|r| library.find(&r.class, &r.name))
+            .or_else(|| wanted.and_then(|r| library.of_class(&r.class).next()))
+            .or_else(|| library.occluders().first())?;
+        Some(OccluderRef { class: found.class.clone(), name: found.name.clone() })
+    }
+
     pub fn new(settings: Settings) -> Self {
         Self {
             settings,

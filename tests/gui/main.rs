@@ -372,6 +372,19 @@ fn presets_sensitivity_map_and_sessions() {
     let (a, b) = (probe.landmarks.unwrap(), landmarks.unwrap());
     assert!(a.iter().flatten().zip(b.iter().flatten()).all(|(x, y)| (x - y).abs() < 1e-9), "{a:?} vs {b:?}");
     assert!(probe.is_reference);
+
+    // Another preset replaces the mouth rather than piling up; with "eval's object" it is the
+    // drawing `maskscope eval` puts over that region, and its button says so.
+    h.state_mut().state.settings.region_fill = maskscope::app::settings::RegionFill::EvalObject;
+    h.run();
+    h.get_by_label("two eyes").click();
+    settle(&mut h);
+    let ops = h.state().state.probe().unwrap().doc.ops().to_vec();
+    assert!(
+        matches!(ops.as_slice(), [Op::Placed { .. }, Op::Region { region, occluder: Some(o), .. }]
+            if region == "two_eyes" && o.class == "sunglasses" && o.name == "black_frame_front"),
+        "{ops:?}"
+    );
 }
 
 #[test]
@@ -579,4 +592,47 @@ fn the_heatmap_overlay_can_be_copied_as_an_image() {
     });
     let expected = 112 * maskscope::app::export::EXPORT_SCALE as usize;
     assert_eq!(copied, Some([expected, expected]), "a 112x112 face, enlarged as exported");
+}
+
+/// The wheel over a placed stamp scales it, and with Shift rotates it (egui turns a Shift+wheel
+/// into horizontal scrolling, which the canvas used to ignore).
+#[test]
+fn the_wheel_scales_and_shift_wheel_rotates_a_placed_stamp() {
+    let photo = samples::samples_dir().join(samples::FIRST_SAMPLE);
+    let mut h = harness(options(vec![photo], false));
+    settle(&mut h);
+    h.state_mut().state.settings.tool = Tool::Stamp;
+    let occluder = h.state().state.selected_stamp().expect("the bundled library");
+    let stamp = maskscope::app::document::Stamp { occluder, centre: [56.0, 56.0], size: 40.0, rotation: 0.0 };
+    let id = h.state().state.probe.unwrap();
+    h.state_mut().state.face_mut(id).unwrap().doc.push(Op::Stamp(stamp));
+    settle(&mut h);
+    let centre = canvas_rect(&h).center();
+    let stamp_now = |h: &Harness<'_, Workbench>| match h.state().state.probe().unwrap().doc.ops() {
+        [Op::Stamp(s)] => (s.size, s.rotation),
+        other => panic!("{other:?}"),
+    };
+    for (modifiers, what) in [(Modifiers::NONE, "size"), (Modifiers::SHIFT, "rotation")] {
+        let before = stamp_now(&h);
+        h.input_mut().events.push(Event::PointerMoved(centre));
+        h.input_mut().events.push(Event::ModifiersChanged(modifiers));
+        h.step();
+        for _ in 0..5 {
+            h.input_mut().events.push(Event::MouseWheel {
+                unit: egui::MouseWheelUnit::Point,
+                delta: egui::vec2(0.0, 20.0),
+                phase: egui::TouchPhase::Move,
+                source: egui::MouseWheelSource::Unknown,
+                modifiers,
+            });
+            h.step();
+        }
+        h.input_mut().events.push(Event::ModifiersChanged(Modifiers::NONE));
+        settle(&mut h);
+        let after = stamp_now(&h);
+        match what {
+            "size" => assert!(after.0 > before.0 && after.1 == before.1, "{before:?} -> {after:?}"),
+            _ => assert!(after.1 != before.1 && after.0 == before.0, "{before:?} -> {after:?}"),
+        }
+    }
 }

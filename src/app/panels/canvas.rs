@@ -164,7 +164,7 @@ fn interact(ui: &egui::Ui, view: &mut View<'_>, response: &egui::Response, origi
     // button went down, not where it is now.
     let press = ui.input(|i| i.pointer.press_origin()).map(|p| to_crop(p, origin, zoom));
     let start = if response.drag_started() { press.or(pointer) } else { pointer };
-    let stamp = selected_stamp(view);
+    let stamp = view.state.selected_stamp();
     let state = &mut *view.state;
     let Some(probe) = state.probe.and_then(|id| state.faces.iter_mut().find(|f| f.id == id)) else { return };
     let doc = &mut probe.doc;
@@ -262,7 +262,9 @@ fn interact(ui: &egui::Ui, view: &mut View<'_>, response: &egui::Response, origi
             }
             // The wheel over a stamp scales it (with Shift: rotates it) instead of scrolling.
             if let (true, Some(p)) = (response.hovered(), pointer) {
-                let (scroll, shift) = ui.input(|i| (i.smooth_scroll_delta.y, i.modifiers.shift));
+                // egui turns a vertical wheel into horizontal scrolling while Shift is held.
+                let (delta, shift) = ui.input(|i| (i.smooth_scroll_delta, i.modifiers.shift));
+                let scroll = if shift { delta.x + delta.y } else { delta.y };
                 if scroll != 0.0
                     && let Some(i) = doc.stamp_at(p)
                 {
@@ -287,16 +289,6 @@ fn interact(ui: &egui::Ui, view: &mut View<'_>, response: &egui::Response, origi
     if changed {
         ui.ctx().request_repaint();
     }
-}
-
-fn selected_stamp(view: &View<'_>) -> Option<crate::app::document::OccluderRef> {
-    let library = view.state.library.as_deref()?;
-    let wanted = view.state.settings.stamp.as_ref();
-    let found = wanted
-        .and_then(|r| library.find(&r.class, &r.name))
-        .or_else(|| wanted.and_then(|r| library.of_class(&r.class).next()))
-        .or_else(|| library.occluders().first())?;
-    Some(crate::app::document::OccluderRef { class: found.class.clone(), name: found.name.clone() })
 }
 
 fn draw_tool_overlay(

@@ -38,25 +38,25 @@ pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
     });
     ui.horizontal_wrapped(|ui| {
         ui.label("Regions:");
+        let fill = view.state.settings.region_fill;
         for region in Region::ALL {
             let label = region.name().replace('_', " ");
-            if ui
-                .add_enabled(has_face, egui::Button::new(label))
-                .on_hover_text("Occlude this Figure-1 region")
-                .clicked()
-            {
+            let hover =
+                format!("Occlude this Figure-1 region with {}; replaces the previous region", fill.description());
+            if ui.add_enabled(has_face, egui::Button::new(label)).on_hover_text(hover).clicked() {
                 view.push(Command::ApplyRegion(region));
             }
         }
         egui::ComboBox::from_label("fill")
-            .selected_text(match view.state.settings.region_fill {
-                RegionFill::Colour => "colour",
-                RegionFill::Occluder => "stamp occluder",
-            })
+            .selected_text(fill.label())
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut view.state.settings.region_fill, RegionFill::Colour, "colour");
-                ui.selectable_value(&mut view.state.settings.region_fill, RegionFill::Occluder, "stamp occluder");
-            });
+                for choice in RegionFill::ALL {
+                    ui.selectable_value(&mut view.state.settings.region_fill, choice, choice.label())
+                        .on_hover_text(choice.description());
+                }
+            })
+            .response
+            .on_hover_text("What the region buttons fill their box with");
     });
     ui.horizontal_wrapped(|ui| {
         if ui.add_enabled(has_face, egui::Button::new("Random occluder (Occ-LFW-2.0)")).clicked() {
