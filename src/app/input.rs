@@ -15,6 +15,23 @@ const UNDO: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Z)
 const OPEN: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
 const SAVE: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
 
+/// Every shortcut and gesture, as the Help window lists them (kept beside the code handling them).
+pub const SHORTCUTS: &[(&str, &str)] = &[
+    ("Ctrl+O", "open photos"),
+    ("Ctrl+S", "save the session"),
+    ("Ctrl+Z", "undo"),
+    ("Ctrl+Shift+Z, Ctrl+Y", "redo"),
+    ("Ctrl+V", "paste photo paths or an image (a face copied from a browser)"),
+    ("B / E / R / S", "brush / eraser / rectangle / stamp tool"),
+    ("drag on the face", "paint, erase, draw a box, or move a stamp"),
+    ("click (stamp tool)", "place the selected occluder"),
+    ("wheel over a stamp", "scale it"),
+    ("Shift+wheel over a stamp", "rotate it"),
+    ("drag a landmark", "re-align the face by hand"),
+    ("drop files on the window", "open photos, a model or a session (on the gallery: as references)"),
+    ("F1", "this list"),
+];
+
 pub fn handle(ctx: &egui::Context, state: &mut AppState, commands: &mut Vec<Command>) {
     let typing = ctx.egui_wants_keyboard_input();
     ctx.input_mut(|i| {
@@ -29,6 +46,9 @@ pub fn handle(ctx: &egui::Context, state: &mut AppState, commands: &mut Vec<Comm
         }
         if i.consume_shortcut(&SAVE) {
             commands.push(Command::Dialog(DialogKind::SaveSession));
+        }
+        if i.key_pressed(Key::F1) {
+            state.show_help = !state.show_help;
         }
         if !typing && i.modifiers.is_none() {
             for (key, tool) in

@@ -636,3 +636,22 @@ fn the_wheel_scales_and_shift_wheel_rotates_a_placed_stamp() {
         }
     }
 }
+
+/// Help > Shortcuts (or F1) lists every shortcut and gesture.
+#[test]
+fn help_lists_the_shortcuts() {
+    let mut h = harness(options(Vec::new(), false));
+    settle(&mut h);
+    assert!(h.query_by_label("Shortcuts and mouse").is_none());
+    h.get_by_label("Help").click();
+    h.run();
+    h.get_by_label_contains("Shortcuts and mouse").click();
+    h.run();
+    for (keys, what) in [("Shift+wheel over a stamp", "rotate it"), ("Ctrl+V", "paste photo paths")] {
+        assert!(h.query_by_label(keys).is_some(), "{keys}");
+        assert!(h.query_by_label_contains(what).is_some(), "{what}");
+    }
+    h.key_press(Key::F1);
+    h.run();
+    assert!(!h.state().state.show_help, "F1 closes it again");
+}

@@ -77,11 +77,32 @@ pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
                 }
             }
         });
+        ui.menu_button("Help", |ui| {
+            if ui.button("Shortcuts and mouse…  (F1)").clicked() {
+                view.state.show_help = true;
+            }
+            ui.label(format!("maskscope {}", env!("CARGO_PKG_VERSION")));
+            ui.label("FROM: Qiu et al., TPAMI 2021 (arXiv 2108.09468)");
+        });
         ui.menu_button("View", |ui| {
             ui.checkbox(&mut view.state.settings.heatmap.visible, "Heatmap");
             ui.checkbox(&mut view.state.settings.show_grid, "Pattern grid");
             ui.checkbox(&mut view.state.settings.show_patterns, "Patterns on the face");
             ui.add(egui::Slider::new(&mut view.state.settings.zoom, 2.0..=6.0).step_by(0.5).text("zoom"));
+        });
+    });
+    help_window(ui.ctx(), &mut view.state.show_help);
+}
+
+/// Every shortcut and mouse gesture, in a window the Help menu and F1 open.
+fn help_window(ctx: &egui::Context, open: &mut bool) {
+    egui::Window::new("Shortcuts and mouse").open(open).resizable(false).collapsible(false).show(ctx, |ui| {
+        egui::Grid::new("shortcuts").striped(true).show(ui, |ui| {
+            for (keys, what) in crate::app::input::SHORTCUTS {
+                ui.strong(*keys);
+                ui.label(*what);
+                ui.end_row();
+            }
         });
     });
 }
