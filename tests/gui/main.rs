@@ -655,3 +655,28 @@ fn help_lists_the_shortcuts() {
     h.run();
     assert!(!h.state().state.show_help, "F1 closes it again");
 }
+
+/// At 1280x800 and at the window's minimum size (960x600) every control of the stamp tool and the
+/// region presets lies inside the window, and the face starts there (its scroll area shows the rest).
+#[test]
+fn every_control_is_reachable_at_1280x800_and_at_the_minimum_size() {
+    for size in [egui::vec2(1280.0, 800.0), egui::vec2(960.0, 600.0)] {
+        let photo = samples::samples_dir().join(samples::FIRST_SAMPLE);
+        let options = options(vec![photo], false);
+        let mut h = Harness::builder().with_size(size).wgpu().build_eframe(move |cc| Workbench::new(cc, options));
+        settle(&mut h);
+        h.state_mut().state.settings.tool = Tool::Stamp;
+        settle(&mut h);
+        let screen = egui::Rect::from_min_size(Pos2::ZERO, size);
+        // The face starts inside the window; what a small window cannot show of it scrolls.
+        let canvas = canvas_rect(&h);
+        assert!(screen.contains(canvas.min) && screen.intersect(canvas).area() > 0.25 * canvas.area(), "{canvas:?}");
+        for label in ["size", "rotation", "class", "occluder", "two eyes", "Undo"] {
+            let rects: Vec<egui::Rect> = h.query_all_by_label(label).map(|n| n.rect()).collect();
+            assert!(
+                rects.iter().any(|r| screen.contains_rect(*r) && r.width() > 0.0),
+                "{label} at {rects:?} is not wholly inside the {size:?} window"
+            );
+        }
+    }
+}
