@@ -651,6 +651,7 @@ fn help_lists_the_shortcuts() {
         assert!(h.query_by_label(keys).is_some(), "{keys}");
         assert!(h.query_by_label_contains(what).is_some(), "{what}");
     }
+    assert!(h.query_by_label("What am I looking at?").is_some());
     h.key_press(Key::F1);
     h.run();
     assert!(!h.state().state.show_help, "F1 closes it again");
@@ -671,11 +672,28 @@ fn every_control_is_reachable_at_1280x800_and_at_the_minimum_size() {
         // The face starts inside the window; what a small window cannot show of it scrolls.
         let canvas = canvas_rect(&h);
         assert!(screen.contains(canvas.min) && screen.intersect(canvas).area() > 0.25 * canvas.area(), "{canvas:?}");
+        if size.x == 1280.0 {
+            // The tool rows with the stamp's size and rotation, as a snapshot.
+            let ppp = h.ctx.pixels_per_point();
+            let tools = ["class", "occluder", "size", "rotation"]
+                .iter()
+                .flat_map(|label| h.query_all_by_label(label).map(|n| n.rect()).collect::<Vec<_>>())
+                .reduce(|a, b| a.union(b))
+                .expect("the stamp controls")
+                .expand(6.0);
+            // The whole width between the side panels, so a label cut off at the inspector shows.
+            let inspector = h.get_by_label("Feature mask").rect().left();
+            let tools = egui::Rect::from_x_y_ranges(tools.left()..=inspector, tools.y_range());
+            egui_kittest::image_snapshot(&crop(&h.render().unwrap(), tools, ppp), "stamp_tools_1280x800");
+        }
+        // Not under the side panels either: the central panel lies between them.
+        let inspector = h.get_by_label("Feature mask").rect().left();
+        let central = egui::Rect::from_x_y_ranges(canvas.left() - 1.0..=inspector, 0.0..=size.y);
         for label in ["size", "rotation", "class", "occluder", "two eyes", "Undo"] {
             let rects: Vec<egui::Rect> = h.query_all_by_label(label).map(|n| n.rect()).collect();
             assert!(
-                rects.iter().any(|r| screen.contains_rect(*r) && r.width() > 0.0),
-                "{label} at {rects:?} is not wholly inside the {size:?} window"
+                rects.iter().any(|r| screen.contains_rect(*r) && central.contains_rect(*r) && r.width() > 0.0),
+                "{label} at {rects:?} is not wholly inside the {size:?} window's central panel {central:?}"
             );
         }
     }

@@ -104,5 +104,33 @@ fn help_window(ctx: &egui::Context, open: &mut bool) {
                 ui.end_row();
             }
         });
+        ui.separator();
+        ui.heading("What am I looking at?");
+        for (title, text) in LOOKING_AT {
+            ui.label(egui::RichText::new(*title).strong());
+            ui.label(*text);
+        }
     });
 }
+
+/// The Help window's short explanation of each panel.
+const LOOKING_AT: &[(&str, &str)] = &[
+    (
+        "Feature mask",
+        "FROM's mask decoder predicts, for every cell of the final feature map (7x7 for 112x112 faces), how \
+         much of the features there to keep. The heatmap shows 1 - mask: hot cells are the features FROM \
+         removes because it judges them corrupted by an occluder.",
+    ),
+    (
+        "Occlusion patterns",
+        "The pattern predictor classifies the mask into one of the proximate occlusion patterns: every \
+         rectangle of cells of a 5x5 grid over the face, plus 'none' (226 in all). The list shows its top \
+         guesses beside the pattern your occluders really cover.",
+    ),
+    (
+        "Similarity",
+        "Cosine similarity of the painted face to each reference face, for FROM (masked features), the \
+         clean-trained baseline network, and FROM with its mask off; above the threshold the faces are \
+         called the same person.",
+    ),
+];

@@ -20,7 +20,17 @@ pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
         ui.separator();
         ui.add(egui::Slider::new(&mut settings.zoom, 2.0..=6.0).step_by(0.5).text("zoom"));
     });
-    // One row of options whatever the tool, so that the face does not jump when it changes.
+    // The same height of options whatever the tool (two rows: the stamp's), so that the face
+    // does not jump when the tool changes.
+    ui.vertical(|ui| {
+        let spacing = ui.spacing();
+        ui.set_min_height(2.0 * (spacing.interact_size.y + spacing.item_spacing.y));
+        tool_options(ui, view);
+    });
+    presets_and_history(ui, view, has_face, can_undo, can_redo);
+}
+
+fn tool_options(ui: &mut egui::Ui, view: &mut View<'_>) {
     ui.horizontal_wrapped(|ui| {
         let settings = &mut view.state.settings;
         match settings.tool {
@@ -36,6 +46,9 @@ pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
             ui.color_edit_button_srgb(&mut settings.colour).on_hover_text("Paint colour");
         }
     });
+}
+
+fn presets_and_history(ui: &mut egui::Ui, view: &mut View<'_>, has_face: bool, can_undo: bool, can_redo: bool) {
     ui.horizontal_wrapped(|ui| {
         ui.label("Regions:");
         let fill = view.state.settings.region_fill;
@@ -103,6 +116,9 @@ fn stamp_picker(ui: &mut egui::Ui, view: &mut View<'_>) {
                 }
             }
         });
+        // Size and rotation on a row of their own: in a narrow central panel the wrapped row ran
+        // them under the inspector.
+        ui.end_row();
         ui.add(egui::Slider::new(&mut settings.stamp_size, 8.0..=112.0).text("size"));
         ui.add(egui::Slider::new(&mut settings.stamp_rotation, -180.0..=180.0).suffix("°").text("rotation"));
     }
