@@ -49,14 +49,7 @@ pub fn detect_format(path: &Path) -> Result<FileFormat, CheckpointError> {
 /// Refuses what is not a regular file of at most [`MAX_CHECKPOINT_BYTES`], before opening it
 /// (opening a FIFO blocks; a device never ends).
 pub fn check_regular_file(path: &Path) -> Result<(), CheckpointError> {
-    let meta = std::fs::metadata(path).map_err(|e| CheckpointError::io(path, e))?;
-    if !meta.is_file() {
-        return Err(CheckpointError::read(path, "not a regular file (a pipe, device or folder)"));
-    }
-    if meta.len() > MAX_CHECKPOINT_BYTES {
-        return Err(CheckpointError::read(path, format!("{} bytes is more than {MAX_CHECKPOINT_BYTES}", meta.len())));
-    }
-    Ok(())
+    crate::input_file::check(path, MAX_CHECKPOINT_BYTES).map(drop).map_err(|e| CheckpointError::io(path, e))
 }
 
 /// A checkpoint's tensors by PyTorch key, data as stored (any dtype).

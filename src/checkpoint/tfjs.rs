@@ -8,20 +8,14 @@ use serde::Deserialize;
 
 use super::CheckpointError;
 use super::state_dict::MAX_CHECKPOINT_BYTES;
+use crate::input_file;
 
 /// Largest `model.json` read (MobileFaceNet's is ~100 KB).
 pub const MAX_MODEL_JSON_BYTES: u64 = 64 << 20;
 
-/// The bytes of `path`, which must be a regular file of at most `limit` bytes.
+/// The bytes of `path` under [`input_file`]'s rule.
 fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, CheckpointError> {
-    let meta = std::fs::metadata(path).map_err(|e| CheckpointError::io(path, e))?;
-    if !meta.is_file() {
-        return Err(CheckpointError::read(path, "not a regular file (a pipe, device or folder)"));
-    }
-    if meta.len() > limit {
-        return Err(CheckpointError::read(path, format!("{} bytes is more than the {limit} allowed here", meta.len())));
-    }
-    std::fs::read(path).map_err(|e| CheckpointError::io(path, e))
+    input_file::read(path, limit).map_err(|e| CheckpointError::io(path, e))
 }
 
 #[derive(Debug, Deserialize)]

@@ -64,15 +64,8 @@ pub const MAX_PAIRS_BYTES: u64 = 256 << 20;
 /// most [`MAX_PAIRS_BYTES`].
 fn read_text(path: &Path) -> Result<String, PairsError> {
     let io = |source| PairsError::Io { path: path.to_path_buf(), source };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if !meta.is_file() {
-        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")));
-    }
-    if meta.len() > MAX_PAIRS_BYTES {
-        let why = format!("{} bytes is more than a pairs file may be ({MAX_PAIRS_BYTES})", meta.len());
-        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, why)));
-    }
-    std::fs::read_to_string(path).map_err(io)
+    let bytes = crate::input_file::read(path, MAX_PAIRS_BYTES).map_err(io)?;
+    String::from_utf8(bytes).map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
 }
 
 fn malformed(path: &Path, line: usize, message: String) -> PairsError {

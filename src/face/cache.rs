@@ -52,11 +52,7 @@ pub fn default_cache_root() -> PathBuf {
 /// Hex SHA-256 of a file's bytes, read as a stream. Only regular files: a FIFO would block and
 /// a device never end.
 pub fn file_sha256(path: &Path) -> Result<String, CacheError> {
-    // Checked before opening: opening a FIFO already blocks.
-    if !fs::metadata(path).map_err(io_error(path))?.is_file() {
-        let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
-        return Err(CacheError::Io { path: path.to_path_buf(), source });
-    }
+    crate::input_file::check(path, u64::MAX).map_err(io_error(path))?;
     let mut file = fs::File::open(path).map_err(io_error(path))?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher).map_err(io_error(path))?;

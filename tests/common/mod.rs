@@ -82,3 +82,11 @@ pub fn with_call(pickle: &[u8], call: &[u8]) -> Vec<u8> {
     assert_eq!(pickle[0], 0x80, "the pickle opens with PROTO");
     [&pickle[..2], call, b"0", &pickle[2..]].concat()
 }
+
+/// Makes a FIFO at `path`: opening it for reading blocks until a writer comes, so a reader that
+/// opens it before checking the file type hangs.
+#[cfg(unix)]
+pub fn make_fifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
+}

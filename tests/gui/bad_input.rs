@@ -42,8 +42,7 @@ fn every_reader_category_toasts_naming_the_file_and_the_workbench_carries_on() {
     #[cfg(unix)]
     {
         let fifo = dir.path().join("pipe.jpg");
-        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        crate::common::make_fifo(&fifo);
         drop_files(&mut h, &[fifo]);
         settle(&mut h);
         assert!(has_toast(&h, "pipe.jpg: not a regular file"), "{:?}", toasts(&h));

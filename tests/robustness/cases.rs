@@ -104,8 +104,7 @@ fn non_files(dir: &Path, stem: &str) -> Vec<PathBuf> {
     #[cfg(unix)]
     {
         let fifo = dir.join(format!("{stem}-fifo"));
-        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        common::make_fifo(&fifo);
         paths.push(fifo);
         paths.push(PathBuf::from("/dev/zero"));
     }
