@@ -45,6 +45,11 @@ pub enum Command {
     Redo,
     Clear,
     ApplyRegion(Region),
+    /// Resize or rotate the selected placed stamp (the sliders); one undo step per gesture.
+    EditStamp {
+        size: f32,
+        rotation: f32,
+    },
     /// One random Occ-LFW-2.0 occluder.
     RandomOcclusion,
     LoadModel(ModelChoice),

@@ -27,6 +27,7 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("click (stamp tool)", "place the selected occluder"),
     ("wheel over a stamp", "scale it"),
     ("Shift+wheel over a stamp", "rotate it"),
+    ("size / rotation sliders", "resize / rotate the stamp last placed or grabbed (outlined)"),
     ("drag a landmark", "re-align the face by hand"),
     ("drop files on the window", "open photos, a model or a session (on the gallery: as references)"),
     ("F1", "this list"),

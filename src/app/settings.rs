@@ -147,7 +147,7 @@ impl Settings {
         let fix =
             |v: f32, lo: f32, hi: f32, default: f32| if v.is_finite() && (lo..=hi).contains(&v) { v } else { default };
         self.brush_radius = fix(self.brush_radius, 0.5, 40.0, d.brush_radius);
-        self.stamp_size = fix(self.stamp_size, 4.0, 160.0, d.stamp_size);
+        self.stamp_size = fix(self.stamp_size, 4.0, 200.0, d.stamp_size);
         self.stamp_rotation = fix(self.stamp_rotation, -180.0, 180.0, 0.0);
         self.threshold = fix(self.threshold, -1.0, 1.0, d.threshold);
         self.zoom = fix(self.zoom, 1.0, 8.0, d.zoom);

@@ -199,9 +199,50 @@ pub struct CanvasState {
     pub stroke: Vec<[f32; 2]>,
     /// A stamp being moved: its index and the grab offset from its centre.
     pub moving: Option<(usize, [f32; 2])>,
-    /// The stamp being scaled by the scroll wheel, and when the wheel last moved (one undo step
-    /// per scroll gesture).
+    /// The stamp being scaled or rotated (wheel or sliders), and when it last changed (one undo
+    /// step per gesture).
     pub scrolling: Option<(usize, std::time::Instant)>,
+    /// The placed stamp the size and rotation sliders edit: the one last placed, grabbed or
+    /// scrolled over.
+    pub selected: Option<StampSelection>,
+}
+
+/// A placed stamp, by face and position in its operations, valid while that face's document is
+/// at `revision`: any other edit (undo, a preset, a brush stroke) ends the selection, since it may
+/// move or remove the stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StampSelection {
+    pub face: FaceId,
+    pub index: usize,
+    pub revision: u64,
+}
+
+impl CanvasState {
+    /// A pause longer than this between two changes of a stamp starts a new undo step.
+    pub const EDIT_GESTURE: std::time::Duration = std::time::Duration::from_millis(600);
+
+    /// Notes a change of stamp `index` now; true when it begins a new gesture, which the caller
+    /// makes its own undo step (a wheel turn or a slider drag is one step, not one per frame).
+    pub fn begin_stamp_edit(&mut self, index: usize) -> bool {
+        let now = std::time::Instant::now();
+        let fresh = self.scrolling.is_none_or(|(j, t)| j != index || now - t > Self::EDIT_GESTURE);
+        self.scrolling = Some((index, now));
+        fresh
+    }
+
+    /// Selects stamp `index` of `face`, whose document is now at `revision`.
+    pub fn select_stamp(&mut self, face: FaceId, index: usize, revision: u64) {
+        self.selected = Some(StampSelection { face, index, revision });
+    }
+
+    /// The selected stamp's index in `doc` (the document of `face`), if the selection still holds.
+    pub fn selected_stamp_in(&self, face: FaceId, doc: &super::document::Document) -> Option<usize> {
+        let s = self.selected?;
+        let holds = s.face == face
+            && s.revision == doc.revision()
+            && matches!(doc.ops().get(s.index), Some(super::document::Op::Stamp(_)));
+        holds.then_some(s.index)
+    }
 }
 
 pub struct AppState {

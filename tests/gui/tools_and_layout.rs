@@ -1,6 +1,7 @@
 //! The tool rows and the window's layout: stamps changed after placing, the Help window, every
 //! control reachable at 1280x800 and at the minimum size.
 
+use eframe::egui::accesskit::Role;
 use eframe::egui::{self, Event, Key, Modifiers, Pos2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -52,6 +53,62 @@ fn the_wheel_scales_and_shift_wheel_rotates_a_placed_stamp() {
             _ => assert!(after.1 != before.1 && after.0 == before.0, "{before:?} -> {after:?}"),
         }
     }
+}
+
+/// A stamp placed by a click is selected: the size and rotation sliders then resize and rotate
+/// it (one undo step for the gesture), and an edit elsewhere ends the selection, so the sliders
+/// go back to setting the next stamp only.
+#[test]
+fn the_sliders_resize_and_rotate_the_placed_stamp() {
+    let photo = samples::samples_dir().join(samples::FIRST_SAMPLE);
+    let mut h = harness(options(vec![photo], false));
+    settle(&mut h);
+    h.state_mut().state.settings.tool = Tool::Stamp;
+    settle(&mut h);
+    let centre = canvas_rect(&h).center();
+    h.input_mut().events.push(Event::PointerMoved(centre));
+    h.step();
+    for pressed in [true, false] {
+        h.input_mut().events.push(Event::PointerButton {
+            pos: centre,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+        h.step();
+    }
+    settle(&mut h);
+    let stamps = |h: &Harness<'_, Workbench>| -> Vec<(f32, f32)> {
+        let doc = &h.state().state.probe().unwrap().doc;
+        doc.ops()
+            .iter()
+            .filter_map(|op| if let Op::Stamp(s) = op { Some((s.size, s.rotation)) } else { None })
+            .collect()
+    };
+    assert_eq!(stamps(&h).len(), 1, "a click places one stamp");
+    assert!(h.query_by_label("editing the selected stamp").is_some(), "the placed stamp is selected");
+
+    h.get_by_role_and_label(Role::Slider, "size").set_value_accesskit(90.0);
+    settle(&mut h);
+    h.get_by_role_and_label(Role::Slider, "rotation").set_value_accesskit(-30.0);
+    settle(&mut h);
+    assert_eq!(stamps(&h), vec![(90.0, -30.0)], "the sliders edit the placed stamp");
+    let settings = &h.state().state.settings;
+    assert_eq!((settings.stamp_size, settings.stamp_rotation), (90.0, -30.0), "and the next stamp's defaults");
+
+    // Undo goes back through the slider edits to the stamp as placed, not past it.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    settle(&mut h);
+    let after_undo = stamps(&h);
+    assert_eq!(after_undo.len(), 1, "undo of a slider edit keeps the stamp: {after_undo:?}");
+    assert_ne!(after_undo[0], (90.0, -30.0));
+
+    // The undo ended the selection: the slider now sets the next stamp and leaves this one alone.
+    assert!(h.query_by_label("editing the selected stamp").is_none());
+    h.get_by_role_and_label(Role::Slider, "size").set_value_accesskit(20.0);
+    settle(&mut h);
+    assert_eq!(stamps(&h), after_undo);
+    assert_eq!(h.state().state.settings.stamp_size, 20.0);
 }
 
 /// Help > Shortcuts (or F1) lists every shortcut and gesture.

@@ -2,8 +2,6 @@
 //! heatmap over it, the pattern grid with the predicted and the true pattern, and the tools'
 //! pointer handling.
 
-use std::time::{Duration, Instant};
-
 use eframe::egui::{self, Color32, Pos2, Sense, Stroke, StrokeKind};
 
 use super::{View, crop_rect};
@@ -14,8 +12,6 @@ use crate::app::settings::Tool;
 use crate::app::textures;
 use crate::patterns::PatternSet;
 
-/// A pause in scrolling longer than this starts a new undo step.
-const SCROLL_GESTURE: Duration = Duration::from_millis(600);
 /// Colours of the predicted (top) pattern and the true (painted) one.
 pub const PREDICTED: Color32 = Color32::from_rgb(255, 210, 0);
 pub const TRUE_PATTERN: Color32 = Color32::from_rgb(0, 220, 255);
@@ -167,9 +163,12 @@ fn interact(ui: &egui::Ui, view: &mut View<'_>, response: &egui::Response, origi
     let stamp = view.state.selected_stamp();
     let state = &mut *view.state;
     let Some(probe) = state.probe.and_then(|id| state.faces.iter_mut().find(|f| f.id == id)) else { return };
+    let face = probe.id;
     let doc = &mut probe.doc;
     let canvas = &mut state.canvas;
     let mut changed = false;
+    // The stamp this frame placed, grabbed, moved or scrolled: it becomes the selected one.
+    let mut touched_stamp = None;
     match settings.tool {
         Tool::Brush | Tool::Eraser => {
             let make = |points: Vec<[f32; 2]>| match settings.tool {
@@ -227,6 +226,7 @@ fn interact(ui: &egui::Ui, view: &mut View<'_>, response: &egui::Response, origi
                 if let Some(i) = doc.stamp_at(p) {
                     let Op::Stamp(s) = &doc.ops()[i] else { unreachable!("stamp_at finds stamps") };
                     canvas.moving = Some((i, [p[0] - s.centre[0], p[1] - s.centre[1]]));
+                    touched_stamp = Some(i);
                     doc.checkpoint();
                 } else if let Some(occluder) = stamp.clone() {
                     doc.push(Op::Stamp(Stamp {
@@ -236,6 +236,7 @@ fn interact(ui: &egui::Ui, view: &mut View<'_>, response: &egui::Response, origi
                         rotation: settings.stamp_rotation,
                     }));
                     canvas.moving = Some((doc.ops().len() - 1, [0.0, 0.0]));
+                    touched_stamp = Some(doc.ops().len() - 1);
                 }
                 changed = true;
             }
@@ -244,6 +245,7 @@ fn interact(ui: &egui::Ui, view: &mut View<'_>, response: &egui::Response, origi
                 && let Some(Op::Stamp(s)) = doc.op_mut(i)
             {
                 s.centre = [p[0] - offset[0], p[1] - offset[1]];
+                touched_stamp = Some(i);
                 changed = true;
             }
             if response.drag_stopped() {
@@ -258,6 +260,7 @@ fn interact(ui: &egui::Ui, view: &mut View<'_>, response: &egui::Response, origi
                     size: settings.stamp_size,
                     rotation: settings.stamp_rotation,
                 }));
+                touched_stamp = Some(doc.ops().len() - 1);
                 changed = true;
             }
             // The wheel over a stamp scales it (with Shift: rotates it) instead of scrolling.
@@ -269,11 +272,10 @@ fn interact(ui: &egui::Ui, view: &mut View<'_>, response: &egui::Response, origi
                     && let Some(i) = doc.stamp_at(p)
                 {
                     ui.input_mut(|i| i.smooth_scroll_delta = egui::Vec2::ZERO);
-                    let fresh = canvas.scrolling.is_none_or(|(j, t)| j != i || t.elapsed() > SCROLL_GESTURE);
-                    if fresh {
+                    if canvas.begin_stamp_edit(i) {
                         doc.checkpoint();
                     }
-                    canvas.scrolling = Some((i, Instant::now()));
+                    touched_stamp = Some(i);
                     if let Some(Op::Stamp(s)) = doc.op_mut(i) {
                         if shift {
                             s.rotation = (s.rotation + scroll * 0.2).rem_euclid(360.0);
@@ -285,6 +287,9 @@ fn interact(ui: &egui::Ui, view: &mut View<'_>, response: &egui::Response, origi
                 }
             }
         }
+    }
+    if let Some(i) = touched_stamp {
+        canvas.select_stamp(face, i, doc.revision());
     }
     if changed {
         ui.ctx().request_repaint();
@@ -300,6 +305,15 @@ fn draw_tool_overlay(
     zoom: f32,
 ) {
     let settings = &view.state.settings;
+    // The stamp the size and rotation sliders edit, outlined while the stamp tool is on.
+    if settings.tool == Tool::Stamp
+        && let Some(probe) = view.state.probe()
+        && let Some(i) = view.state.canvas.selected_stamp_in(probe.id, &probe.doc)
+        && let Op::Stamp(s) = &probe.doc.ops()[i]
+    {
+        let centre = origin + egui::vec2(s.centre[0], s.centre[1]) * zoom;
+        painter.circle_stroke(centre, s.size / 2.0 * zoom + 2.0, Stroke::new(1.0, Color32::WHITE));
+    }
     let Some(hover) = response.hover_pos() else { return };
     match settings.tool {
         Tool::Brush | Tool::Eraser => {

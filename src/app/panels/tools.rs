@@ -5,7 +5,7 @@ use eframe::egui;
 
 use super::View;
 use crate::app::command::Command;
-use crate::app::document::OccluderRef;
+use crate::app::document::{OccluderRef, Op};
 use crate::app::settings::{RegionFill, Tool};
 use crate::occlusion::Region;
 
@@ -119,7 +119,43 @@ fn stamp_picker(ui: &mut egui::Ui, view: &mut View<'_>) {
         // Size and rotation on a row of their own: in a narrow central panel the wrapped row ran
         // them under the inspector.
         ui.end_row();
-        ui.add(egui::Slider::new(&mut settings.stamp_size, 8.0..=112.0).text("size"));
-        ui.add(egui::Slider::new(&mut settings.stamp_rotation, -180.0..=180.0).suffix("°").text("rotation"));
+    }
+    stamp_size_and_rotation(ui, view);
+}
+
+/// The size and rotation sliders: of the selected placed stamp when there is one (what was last
+/// placed, grabbed or scrolled), and always of the next stamp placed.
+fn stamp_size_and_rotation(ui: &mut egui::Ui, view: &mut View<'_>) {
+    let state = &*view.state;
+    let selected = state.probe().and_then(|probe| {
+        let index = state.canvas.selected_stamp_in(probe.id, &probe.doc)?;
+        match &probe.doc.ops()[index] {
+            Op::Stamp(s) => Some((s.size, s.rotation)),
+            _ => None,
+        }
+    });
+    let settings = &mut view.state.settings;
+    let (mut size, mut rotation) = match selected {
+        // Shown as the slider's -180..180, whatever turn the wheel left the stamp at.
+        Some((size, rotation)) => (size, (rotation + 180.0).rem_euclid(360.0) - 180.0),
+        None => (settings.stamp_size, settings.stamp_rotation),
+    };
+    let target = if selected.is_some() { "the selected stamp (and the next one)" } else { "the next stamp placed" };
+    let size_changed = ui
+        .add(egui::Slider::new(&mut size, 4.0..=200.0).text("size"))
+        .on_hover_text(format!("Size of {target}, pixels of the aligned face; scroll over a stamp to scale it"))
+        .changed();
+    let rotation_changed = ui
+        .add(egui::Slider::new(&mut rotation, -180.0..=180.0).suffix("°").text("rotation"))
+        .on_hover_text(format!("Rotation of {target}; Shift+scroll over a stamp to rotate it"))
+        .changed();
+    if size_changed || rotation_changed {
+        (settings.stamp_size, settings.stamp_rotation) = (size, rotation);
+        if selected.is_some() {
+            view.push(Command::EditStamp { size, rotation });
+        }
+    }
+    if selected.is_some() {
+        ui.label("editing the selected stamp").on_hover_text("Click an empty spot to place a new one");
     }
 }
