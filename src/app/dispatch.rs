@@ -180,7 +180,7 @@ impl Workbench {
                 let probe = state.probe.and_then(|id| state.faces.iter_mut().find(|f| f.id == id));
                 let Some(probe) = probe else { return Ok(()) };
                 // A selection an edit elsewhere ended: the sliders set the next stamp instead.
-                let Some(index) = state.canvas.selected_stamp_in(probe.id, &probe.doc) else { return Ok(()) };
+                let Some((index, _)) = state.canvas.selected_stamp_in(probe.id, &probe.doc) else { return Ok(()) };
                 if state.canvas.begin_stamp_edit(index) {
                     probe.doc.checkpoint();
                 }

@@ -235,13 +235,18 @@ impl CanvasState {
         self.selected = Some(StampSelection { face, index, revision });
     }
 
-    /// The selected stamp's index in `doc` (the document of `face`), if the selection still holds.
-    pub fn selected_stamp_in(&self, face: FaceId, doc: &super::document::Document) -> Option<usize> {
-        let s = self.selected?;
-        let holds = s.face == face
-            && s.revision == doc.revision()
-            && matches!(doc.ops().get(s.index), Some(super::document::Op::Stamp(_)));
-        holds.then_some(s.index)
+    /// The selected stamp of `doc` (the document of `face`) and its index, if the selection
+    /// still holds.
+    pub fn selected_stamp_in<'d>(
+        &self,
+        face: FaceId,
+        doc: &'d super::document::Document,
+    ) -> Option<(usize, &'d super::document::Stamp)> {
+        let s = self.selected.filter(|s| s.face == face && s.revision == doc.revision())?;
+        match doc.ops().get(s.index) {
+            Some(super::document::Op::Stamp(stamp)) => Some((s.index, stamp)),
+            _ => None,
+        }
     }
 }
 

@@ -12,14 +12,21 @@ use maskscope::app::settings::Tool;
 
 use super::{canvas_rect, crop, harness, options, settle};
 
-/// The wheel over a placed stamp scales it, and with Shift rotates it (egui turns a Shift+wheel
-/// into horizontal scrolling, which the canvas used to ignore).
-#[test]
-fn the_wheel_scales_and_shift_wheel_rotates_a_placed_stamp() {
+/// The workbench on the first sample face, settled, with the stamp tool chosen.
+fn first_sample_with_the_stamp_tool() -> Harness<'static, Workbench> {
     let photo = samples::samples_dir().join(samples::FIRST_SAMPLE);
     let mut h = harness(options(vec![photo], false));
     settle(&mut h);
     h.state_mut().state.settings.tool = Tool::Stamp;
+    settle(&mut h);
+    h
+}
+
+/// The wheel over a placed stamp scales it, and with Shift rotates it (egui turns a Shift+wheel
+/// into horizontal scrolling, which the canvas used to ignore).
+#[test]
+fn the_wheel_scales_and_shift_wheel_rotates_a_placed_stamp() {
+    let mut h = first_sample_with_the_stamp_tool();
     let occluder = h.state().state.selected_stamp().expect("the bundled library");
     let stamp = maskscope::app::document::Stamp { occluder, centre: [56.0, 56.0], size: 40.0, rotation: 0.0 };
     let id = h.state().state.probe.unwrap();
@@ -60,11 +67,7 @@ fn the_wheel_scales_and_shift_wheel_rotates_a_placed_stamp() {
 /// go back to setting the next stamp only.
 #[test]
 fn the_sliders_resize_and_rotate_the_placed_stamp() {
-    let photo = samples::samples_dir().join(samples::FIRST_SAMPLE);
-    let mut h = harness(options(vec![photo], false));
-    settle(&mut h);
-    h.state_mut().state.settings.tool = Tool::Stamp;
-    settle(&mut h);
+    let mut h = first_sample_with_the_stamp_tool();
     let centre = canvas_rect(&h).center();
     h.input_mut().events.push(Event::PointerMoved(centre));
     h.step();

@@ -308,8 +308,7 @@ fn draw_tool_overlay(
     // The stamp the size and rotation sliders edit, outlined while the stamp tool is on.
     if settings.tool == Tool::Stamp
         && let Some(probe) = view.state.probe()
-        && let Some(i) = view.state.canvas.selected_stamp_in(probe.id, &probe.doc)
-        && let Op::Stamp(s) = &probe.doc.ops()[i]
+        && let Some((_, s)) = view.state.canvas.selected_stamp_in(probe.id, &probe.doc)
     {
         let centre = origin + egui::vec2(s.centre[0], s.centre[1]) * zoom;
         painter.circle_stroke(centre, s.size / 2.0 * zoom + 2.0, Stroke::new(1.0, Color32::WHITE));

@@ -5,7 +5,7 @@ use eframe::egui;
 
 use super::View;
 use crate::app::command::Command;
-use crate::app::document::{OccluderRef, Op};
+use crate::app::document::OccluderRef;
 use crate::app::settings::{RegionFill, Tool};
 use crate::occlusion::Region;
 
@@ -127,13 +127,10 @@ fn stamp_picker(ui: &mut egui::Ui, view: &mut View<'_>) {
 /// placed, grabbed or scrolled), and always of the next stamp placed.
 fn stamp_size_and_rotation(ui: &mut egui::Ui, view: &mut View<'_>) {
     let state = &*view.state;
-    let selected = state.probe().and_then(|probe| {
-        let index = state.canvas.selected_stamp_in(probe.id, &probe.doc)?;
-        match &probe.doc.ops()[index] {
-            Op::Stamp(s) => Some((s.size, s.rotation)),
-            _ => None,
-        }
-    });
+    let selected = state
+        .probe()
+        .and_then(|probe| state.canvas.selected_stamp_in(probe.id, &probe.doc))
+        .map(|(_, s)| (s.size, s.rotation));
     let settings = &mut view.state.settings;
     let (mut size, mut rotation) = match selected {
         // Shown as the slider's -180..180, whatever turn the wheel left the stamp at.
