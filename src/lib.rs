@@ -10,6 +10,7 @@ pub mod device;
 pub mod error_text;
 pub mod eval;
 pub mod face;
+pub mod heatmap;
 pub mod input_file;
 pub mod model;
 pub mod mtcnn;

@@ -301,6 +301,29 @@ impl PatternSet {
     }
 }
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatternGuess {
+    pub index: usize,
+    pub probability: f32,
+    /// The pattern's pixels on the aligned face; `None` for pattern 0 (no occlusion).
+    pub rect: Option<Rect>,
+}
+
+/// The `k` most probable patterns under a predictor's softmax `probabilities`, most probable first (ties by index).
+pub fn top_patterns(probabilities: &[f32], patterns: &PatternSet, k: usize) -> Vec<PatternGuess> {
+    let mut order: Vec<usize> = (0..probabilities.len().min(patterns.len())).collect();
+    order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]).then(a.cmp(&b)));
+    order
+        .into_iter()
+        .take(k)
+        .map(|index| PatternGuess {
+            index,
+            probability: probabilities[index],
+            rect: patterns.rect_at(index, patterns.height(), patterns.width()).ok().flatten(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,5 +340,18 @@ mod tests {
             .filter(|&(y, x)| mask.get(y, x))
             .count();
         assert_eq!(integral.count(&probe), brute);
+    }
+
+    #[test]
+    fn top_patterns_are_sorted_with_rectangles() {
+        let set = PatternSet::new(112, 112, 5).unwrap();
+        let mut probs = vec![0.0; set.len()];
+        probs[0] = 0.1;
+        probs[7] = 0.5;
+        probs[3] = 0.3;
+        let top = top_patterns(&probs, &set, 3);
+        assert_eq!(top.iter().map(|g| g.index).collect::<Vec<_>>(), [7, 3, 0]);
+        assert!(top[0].rect.is_some());
+        assert!(top[2].rect.is_none(), "pattern 0 has no rectangle");
     }
 }

@@ -41,8 +41,32 @@ impl FaceTemplate {
         SPHERE_112X96.map(|[x, y]| [x + self.x_offset(), y])
     }
 
+    /// `height`x`width`, as the command line and results name it: "112x96" or "112x112".
+    pub fn name(self) -> &'static str {
+        match self {
+            FaceTemplate::Sphere112x96 => "112x96",
+            FaceTemplate::Arc112x112 => "112x112",
+        }
+    }
+
     /// The template whose crop is `height` x `width`, if any.
     pub fn for_size(height: usize, width: usize) -> Option<Self> {
         [FaceTemplate::Sphere112x96, FaceTemplate::Arc112x112].into_iter().find(|t| t.size() == [height, width])
+    }
+}
+
+impl std::str::FromStr for FaceTemplate {
+    type Err = String;
+
+    /// "112x96" or "112x112" (height x width).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [FaceTemplate::Sphere112x96, FaceTemplate::Arc112x112]
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "'{text}' is not an aligned crop size: 112x96 (SphereFace/FROM) or 112x112 (ArcFace/MobileFaceNet)"
+                )
+            })
     }
 }

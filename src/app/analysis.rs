@@ -3,7 +3,7 @@
 //! Pure functions, tested without a model.
 
 use crate::face::embedder::cosine;
-use crate::patterns::{BinaryMask, PatternSet, Rect};
+use crate::patterns::{BinaryMask, PatternSet};
 
 use super::engine::Embedding;
 use super::state::FaceId;
@@ -14,29 +14,6 @@ pub const DEFAULT_THRESHOLD: f32 = 0.395;
 
 /// Patterns listed in the panel.
 pub const TOP_PATTERNS: usize = 5;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct PatternGuess {
-    pub index: usize,
-    pub probability: f32,
-    /// The pattern's pixels on the aligned face; `None` for pattern 0 (no occlusion).
-    pub rect: Option<Rect>,
-}
-
-/// The `k` most probable patterns, most probable first (ties by index).
-pub fn top_patterns(probabilities: &[f32], patterns: &PatternSet, k: usize) -> Vec<PatternGuess> {
-    let mut order: Vec<usize> = (0..probabilities.len().min(patterns.len())).collect();
-    order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]).then(a.cmp(&b)));
-    order
-        .into_iter()
-        .take(k)
-        .map(|index| PatternGuess {
-            index,
-            probability: probabilities[index],
-            rect: patterns.rect_at(index, patterns.height(), patterns.width()).ok().flatten(),
-        })
-        .collect()
-}
 
 /// The pattern the painted occlusion matches best (IoU argmax; 0 when nothing is painted).
 pub fn true_pattern(patterns: &PatternSet, painted: &BinaryMask) -> Option<usize> {
@@ -70,6 +47,41 @@ pub fn similarities(probe: &Embedding, references: &[(FaceId, &Embedding)]) -> V
         .collect()
 }
 
+/// A gallery identity in a ranking: the best similarity over its references.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankedIdentity {
+    pub identity: String,
+    pub score: f32,
+}
+
+/// The gallery's identities, most similar first (ties by name), for one compared path: `score`
+/// picks it from a [`Similarity`] (`None`: that reference has no score on this path).
+pub fn rank_identities(
+    sims: &[Similarity],
+    identity: impl Fn(FaceId) -> Option<String>,
+    score: impl Fn(&Similarity) -> Option<f32>,
+) -> Vec<RankedIdentity> {
+    let mut best: std::collections::BTreeMap<String, f32> = std::collections::BTreeMap::new();
+    for s in sims {
+        if let (Some(who), Some(v)) = (identity(s.reference), score(s)) {
+            let slot = best.entry(who).or_insert(f32::NEG_INFINITY);
+            *slot = slot.max(v);
+        }
+    }
+    let mut ranked: Vec<RankedIdentity> =
+        best.into_iter().map(|(identity, score)| RankedIdentity { identity, score }).collect();
+    ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.identity.cmp(&b.identity)));
+    ranked
+}
+
+/// The 1-based rank of `identity` in `ranked` by the rule `maskscope identify` uses (a tie counts
+/// against it); `None` when it is not in the gallery.
+pub fn rank_in(ranked: &[RankedIdentity], identity: &str) -> Option<usize> {
+    let own = ranked.iter().find(|r| r.identity == identity)?.score;
+    let scores: Vec<f64> = ranked.iter().map(|r| f64::from(r.score)).collect();
+    Some(crate::eval::identification::rank_of(&scores, f64::from(own)))
+}
+
 /// "same" at or above the threshold.
 pub fn same_person(similarity: f32, threshold: f32) -> bool {
     similarity >= threshold
@@ -78,18 +90,28 @@ pub fn same_person(similarity: f32, threshold: f32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::patterns::Rect;
 
     #[test]
-    fn top_patterns_are_sorted_with_rectangles() {
-        let set = PatternSet::new(112, 112, 5).unwrap();
-        let mut probs = vec![0.0; set.len()];
-        probs[0] = 0.1;
-        probs[7] = 0.5;
-        probs[3] = 0.3;
-        let top = top_patterns(&probs, &set, 3);
-        assert_eq!(top.iter().map(|g| g.index).collect::<Vec<_>>(), [7, 3, 0]);
-        assert!(top[0].rect.is_some());
-        assert!(top[2].rect.is_none(), "pattern 0 has no rectangle");
+    fn identities_rank_by_their_best_reference_and_ties_count_against() {
+        let sim = |reference: u64, from: f32, baseline: Option<f32>| Similarity {
+            reference: FaceId(reference),
+            from,
+            mask_off: 0.0,
+            baseline,
+        };
+        // References 1 and 2 show Ann, 3 Bob, 4 Cy (who has no baseline score).
+        let sims = [sim(1, 0.2, Some(0.5)), sim(2, 0.7, Some(0.1)), sim(3, 0.7, Some(0.6)), sim(4, 0.1, None)];
+        let who = |id: FaceId| Some(["", "Ann", "Ann", "Bob", "Cy"][id.0 as usize].to_string());
+        let from = rank_identities(&sims, who, |s| Some(s.from));
+        let names: Vec<&str> = from.iter().map(|r| r.identity.as_str()).collect();
+        assert_eq!(names, ["Ann", "Bob", "Cy"], "Ann's best is 0.7, tied with Bob: by name");
+        assert_eq!(rank_in(&from, "Ann"), Some(2), "a tie counts against");
+        assert_eq!(rank_in(&from, "Cy"), Some(3));
+        assert_eq!(rank_in(&from, "Dee"), None);
+        let baseline = rank_identities(&sims, who, |s| s.baseline);
+        assert_eq!(baseline.len(), 2, "Cy has no baseline score");
+        assert_eq!(rank_in(&baseline, "Bob"), Some(1));
     }
 
     #[test]

@@ -6,16 +6,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::analysis::{TOP_PATTERNS, similarities, top_patterns, true_pattern};
+use super::analysis::{TOP_PATTERNS, similarities, true_pattern};
 use super::document::{self, Document, Op};
 use super::engine::{self, Embedding, ModelChoice};
-use super::heatmap::{CPU_HEATMAP_SIDE, HeatmapStyle, Plane};
 use super::jobs::{Event, InferRequest, Jobs};
 use super::samples;
 use super::stamp::StampCache;
 use super::state::{FaceId, InferKey};
 use crate::device::ComputeDevice;
 use crate::face::read_rgb;
+use crate::heatmap::{CPU_HEATMAP_SIDE, HeatmapStyle, Plane};
+use crate::patterns::top_patterns;
 
 /// Milliseconds: median, minimum, maximum.
 #[derive(Debug, Clone, Copy)]

@@ -41,6 +41,9 @@ pub enum Command {
     ResetLandmarks(FaceId),
     /// Put the five points at a default spot, to be dragged into place.
     PlaceLandmarksByHand(FaceId),
+    /// Take the photo as an aligned crop (`true`: the template of its size gives the five
+    /// points) or not (back to the detector's points, or points to place by hand).
+    TakeAsAligned(FaceId, bool),
     Undo,
     Redo,
     Clear,

@@ -153,6 +153,27 @@ impl Workbench {
                     Ok(())
                 })?
             }
+            Command::TakeAsAligned(id, true) => {
+                self.edit_face(id, |face| face.take_as_aligned().map(drop).map_err(anyhow::Error::msg))?
+            }
+            Command::TakeAsAligned(id, false) => {
+                let template = self.state.template();
+                self.edit_face(id, |face| {
+                    match face.detections.get(face.chosen.unwrap_or(0)) {
+                        Some(detection) => {
+                            face.landmarks = Some(detection.landmarks.map(|[x, y]| [f64::from(x), f64::from(y)]));
+                            face.hand_placed = false;
+                        }
+                        None => {
+                            let photo =
+                                face.photo.as_ref().ok_or_else(|| anyhow::anyhow!("the photo is not loaded"))?;
+                            face.landmarks = Some(default_landmarks(photo.width(), photo.height(), template));
+                            face.hand_placed = true;
+                        }
+                    }
+                    Ok(())
+                })?
+            }
             Command::Undo => self.with_probe_doc(|doc| {
                 doc.undo();
             }),
@@ -322,6 +343,8 @@ impl Workbench {
         let template = self.state.template();
         let face = self.state.face_mut(id).ok_or_else(|| anyhow::anyhow!("that face was removed"))?;
         anyhow::ensure!(face.status == FaceStatus::Ready, "{} is not loaded", face.name);
+        // Any change of the points leaves the template's, unless the edit itself takes them.
+        face.given_template = None;
         f(face)?;
         face.realign(template).map_err(anyhow::Error::msg)
     }
@@ -341,7 +364,7 @@ impl Workbench {
         let style = self.state.settings.heatmap;
         let heatmap = self.state.heatmap.clone().ok_or_else(|| anyhow::anyhow!("no heatmap yet"))?;
         let rendered = self.refresh_render().ok_or_else(|| anyhow::anyhow!("no face shown"))?;
-        Ok(export::overlay(&rendered.image, &heatmap.plane, heatmap.range, &style))
+        Ok(crate::heatmap::overlay(&rendered.image, &heatmap.plane, heatmap.range, &style))
     }
 
     fn dialog_start_dir(&self, kind: &DialogKind) -> Option<PathBuf> {

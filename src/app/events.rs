@@ -96,12 +96,14 @@ impl Workbench {
                 }
                 let template = state.template();
                 let face_pick = state.settings.face_pick;
+                let photos_aligned = state.settings.photos_aligned;
                 let Some(entry) = state.face_mut(face) else { return };
                 let (w, h) = photo.dimensions();
                 entry.photo = Some(photo);
                 entry.detections = detections;
                 entry.status = FaceStatus::Ready;
                 let mut notes = Vec::new();
+                let restoring = entry.restore.is_some();
                 if let Some(restore) = entry.restore.take() {
                     entry.landmarks = restore.landmarks.or_else(|| {
                         entry.detections.first().map(|d| d.landmarks.map(|[x, y]| [f64::from(x), f64::from(y)]))
@@ -131,6 +133,19 @@ impl Workbench {
                         "no face found in {}: drag the five points onto the eyes, nose tip and mouth corners",
                         entry.name
                     ));
+                }
+                if photos_aligned && !restoring {
+                    // The detector's notes (several faces, none) do not apply to a given crop.
+                    match entry.take_as_aligned() {
+                        Ok(given) => {
+                            notes = vec![format!(
+                                "{} taken as an aligned {} crop: the template's points are used (untick \"aligned crop\" to detect)",
+                                entry.name,
+                                given.name()
+                            )]
+                        }
+                        Err(why) => notes.push(why),
+                    }
                 }
                 let aligned = entry.realign(template);
                 notes.into_iter().for_each(|n| state.toasts.info(n));

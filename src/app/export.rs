@@ -5,11 +5,8 @@ use std::path::Path;
 use image::imageops::{self, FilterType};
 use image::{Rgb, RgbImage};
 
-use super::heatmap::{HeatmapStyle, Plane, blend_over};
 use super::sensitivity::SensitivityMap;
-
-/// Exported images are enlarged this much: a 112 px face is too small to look at.
-pub const EXPORT_SCALE: u32 = 4;
+use crate::heatmap::EXPORT_SCALE;
 
 pub fn save_png(image: &RgbImage, path: &Path) -> anyhow::Result<()> {
     let mut bytes = Vec::new();
@@ -34,14 +31,6 @@ pub fn save_pasted_image(image: &eframe::egui::ColorImage, dir: &Path) -> anyhow
     let path = dir.join(format!("pasted-{hash}.png"));
     save_png(&rgb, &path)?;
     Ok(path)
-}
-
-/// The face, enlarged, with the heatmap over it as the screen shows it.
-pub fn overlay(face: &RgbImage, plane: &Plane, range: (f32, f32), style: &HeatmapStyle) -> RgbImage {
-    let (w, h) = (face.width() * EXPORT_SCALE, face.height() * EXPORT_SCALE);
-    let big = imageops::resize(face, w, h, FilterType::Nearest);
-    let heat = plane.colourise(w, h, style.colormap, range, style.opacity);
-    blend_over(&big, &heat)
 }
 
 /// The face and both sensitivity maps side by side (face | baseline | FROM).

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use eframe::egui;
 use eframe::egui_wgpu::{self, wgpu};
 
-use super::colormap::Colormap;
-use super::heatmap::Plane;
+use crate::heatmap::Plane;
+use crate::heatmap::colormap::Colormap;
 
 const SHADER: &str = include_str!("../../shaders/heatmap.wgsl");
 /// Size of the shader's `Params` struct.

@@ -29,7 +29,7 @@ use crate::eval::results::{ConditionResult, SweepResults};
 use crate::eval::sweep::{SweepModel, SweepObserver, SweepSpec, SweepStage, run_sweep};
 use crate::face::Embedder;
 use crate::face::from_model::{FaceModel, FaceOutputs};
-use crate::face::{damage_warning, read_photo};
+use crate::face::{damage_warning, detect_faces, read_photo};
 use crate::mtcnn::{Detection, Mtcnn};
 use crate::occlusion::{OccluderLibrary, Region};
 use crate::patterns::BinaryMask;
@@ -366,7 +366,7 @@ impl LiveWorker {
             Err(e) => return Event::DetectFailed { face, error: e.to_string() },
         };
         let detections = match &self.detector {
-            Some(detector) => match detector.detect(&photo) {
+            Some(detector) => match detect_faces(detector, &photo) {
                 Ok(found) => found,
                 Err(e) => return Event::DetectFailed { face, error: format!("{}: {e}", path.display()) },
             },

@@ -5,11 +5,10 @@
 //! `panels/`) read it, write what the user edits and emit [`command::Command`]s; `dispatch`
 //! carries the commands out; [`jobs`] owns the model on worker threads and posts results back
 //! with `request_repaint`. The model-side pieces ([`engine`], [`analysis`], [`document`],
-//! [`heatmap`], [`sensitivity`]) have no UI and are shared with `maskscope bench gui`.
+//! [`sensitivity`], and `crate::heatmap`) have no UI and are shared with `maskscope bench gui`.
 
 pub mod analysis;
 pub mod bench;
-pub mod colormap;
 pub mod command;
 pub mod dialogs;
 mod dispatch;
@@ -18,7 +17,6 @@ pub mod engine;
 mod events;
 pub mod export;
 pub mod file_browser;
-pub mod heatmap;
 pub mod heatmap_gpu;
 mod input;
 pub mod jobs;

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use image::{Rgb, RgbImage};
 
-use super::colormap::diverging;
 use super::engine::Embedding;
-use super::heatmap::Plane;
 use crate::face::embedder::cosine;
 use crate::face::from_model::{FaceModel, MODEL_BATCH};
+use crate::heatmap::Plane;
+use crate::heatmap::colormap::diverging;
 use crate::occlusion::{SquareFill, square_occlusion};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::analysis::DEFAULT_THRESHOLD;
 use super::document::OccluderRef;
 use super::engine::ModelChoice;
-use super::heatmap::HeatmapStyle;
 use crate::face::FacePick;
+use crate::heatmap::HeatmapStyle;
 
 /// eframe storage key.
 pub const SETTINGS_KEY: &str = "maskscope-settings";
@@ -110,6 +110,9 @@ pub struct Settings {
     pub random_draws: u64,
     /// Which face of a photo with several is used when it opens (LFW centres its labelled person).
     pub face_pick: FacePick,
+    /// Photos of an aligned template's size (112x96, 112x112) are taken as aligned crops: the
+    /// template's points are used instead of the detector's (`--aligned` of the command line).
+    pub photos_aligned: bool,
 }
 
 impl Default for Settings {
@@ -136,6 +139,7 @@ impl Default for Settings {
             sweep_limit: 200,
             random_draws: 0,
             face_pick: FacePick::Largest,
+            photos_aligned: false,
         }
     }
 }

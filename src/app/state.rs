@@ -10,7 +10,6 @@ use image::RgbImage;
 use super::analysis::Similarity;
 use super::document::{Document, OccluderRef};
 use super::engine::{Embedding, ModelInfo};
-use super::heatmap::Plane;
 use super::sensitivity::SensitivityMap;
 use super::session::SessionFace;
 use super::settings::Settings;
@@ -20,6 +19,7 @@ use crate::eval::conditions::Condition;
 use crate::eval::plots::RegionBar;
 use crate::eval::results::SweepResults;
 use crate::face::from_model::FaceOutputs;
+use crate::heatmap::Plane;
 use crate::mtcnn::Detection;
 use crate::occlusion::OccluderLibrary;
 
@@ -50,6 +50,8 @@ pub struct FaceEntry {
     pub landmarks: Option<[Point; 5]>,
     /// The landmarks were placed or moved by hand.
     pub hand_placed: bool,
+    /// The photo is taken as a crop aligned to this template: the landmarks are its points.
+    pub given_template: Option<FaceTemplate>,
     pub aligned: Option<AlignedFace>,
     /// Bumped whenever the crop changes.
     pub align_revision: u64,
@@ -76,6 +78,7 @@ impl FaceEntry {
             chosen: None,
             landmarks: None,
             hand_placed: false,
+            given_template: None,
             aligned: None,
             align_revision: 0,
             doc: Document::default(),
@@ -94,6 +97,20 @@ impl FaceEntry {
         self.aligned = Some(aligned);
         self.align_revision += 1;
         Ok(())
+    }
+
+    /// Takes the photo as a crop aligned to the template of its size: that template's five
+    /// points become the landmarks (what `--aligned` assumes on the command line).
+    pub fn take_as_aligned(&mut self) -> Result<FaceTemplate, String> {
+        let photo = self.photo.as_ref().ok_or_else(|| format!("{} is not loaded", self.name))?;
+        let (w, h) = photo.dimensions();
+        let template = FaceTemplate::for_size(h as usize, w as usize).ok_or_else(|| {
+            format!("{} is {w}x{h}, not an aligned crop (96x112 or 112x112, w x h): its face is detected", self.name)
+        })?;
+        self.landmarks = Some(template.landmarks());
+        self.given_template = Some(template);
+        self.hand_placed = false;
+        Ok(template)
     }
 
     /// The clean embedding, if it matches the current crop and model.

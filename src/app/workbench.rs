@@ -11,7 +11,6 @@ use super::dialogs::Dialogs;
 use super::document::{self, Rendered};
 use super::engine::ModelChoice;
 use super::file_browser::FileBrowser;
-use super::heatmap::Plane;
 use super::jobs::{InferRequest, Jobs, Notify, Task};
 use super::panels;
 use super::samples;
@@ -20,6 +19,7 @@ use super::stamp::StampCache;
 use super::state::{AppState, FaceId, HeatmapView, InferKey};
 use super::textures::Textures;
 use crate::device::ComputeDevice;
+use crate::heatmap::Plane;
 
 /// How the app starts.
 pub struct AppOptions {
@@ -63,7 +63,7 @@ pub struct Workbench {
     /// The heatmap pipeline is installed on egui's wgpu device.
     pub(super) gpu_ready: bool,
     /// What the heatmap view was computed from.
-    heatmap_key: Option<(InferKey, super::heatmap::HeatmapStyle)>,
+    heatmap_key: Option<(InferKey, crate::heatmap::HeatmapStyle)>,
     persist: bool,
 }
 

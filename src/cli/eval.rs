@@ -41,6 +41,28 @@ pub struct EvalArgs {
     /// file's folder.
     #[arg(long)]
     pub images: Option<PathBuf>,
+    /// Conditions, comma-separated: all, clean, regions (the nine Figure-1 regions in
+    /// --region-fill) or a region by name, grey-regions (the nine as grey boxes, whatever
+    /// --region-fill says) or grey-<region>, occ-lfw-2.0 (occluders alpha-composited),
+    /// occ-lfw-2.0-pasted (the same occluders pasted as opaque rectangles, as the authors build
+    /// it), random-sizes (a square of each --sizes side), square-N.
+    #[arg(long, default_value = "clean,regions,occ-lfw-2.0,occ-lfw-2.0-pasted,random-sizes")]
+    pub protocol: String,
+    /// How TAR at FAR is read: `roc` (the best TAR at a ROC point with FAR <= the target; "not
+    /// enough impostor pairs" when the target is below 1/impostors) or `authors` (the official
+    /// FROM code's `tar_far`, to compare with published numbers).
+    #[arg(long, value_enum, default_value_t = TarRule::Roc)]
+    pub tar_rule: TarRule,
+    /// Output folder (created): results.json, results.csv, figure1/roc/area .png + .svg, report.md.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+}
+
+/// The models, faces and occlusions of a sweep: what `eval` and `identify` share.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
     /// Model to evaluate (maskscope record or official FROM checkpoint); give it twice to compare
     /// two models. Default: the bundled FROM model. A FROM model is scored masked ("FROM") and
     /// with its mask off ("FROM, mask off").
@@ -53,13 +75,6 @@ pub struct EvalArgs {
     /// Compare the models only, without a baseline network.
     #[arg(long, conflicts_with = "baseline")]
     pub no_baseline: bool,
-    /// Conditions, comma-separated: all, clean, regions (the nine Figure-1 regions in
-    /// --region-fill) or a region by name, grey-regions (the nine as grey boxes, whatever
-    /// --region-fill says) or grey-<region>, occ-lfw-2.0 (occluders alpha-composited),
-    /// occ-lfw-2.0-pasted (the same occluders pasted as opaque rectangles, as the authors build
-    /// it), random-sizes (a square of each --sizes side), square-N.
-    #[arg(long, default_value = "clean,regions,occ-lfw-2.0,occ-lfw-2.0-pasted,random-sizes")]
-    pub protocol: String,
     /// Square sides (pixels of the aligned face) of random-sizes.
     #[arg(long, value_delimiter = ',', default_values_t = SQUARE_SIDES)]
     pub sizes: Vec<u32>,
@@ -71,17 +86,9 @@ pub struct EvalArgs {
     /// occ-lfw-2.0-pasted).
     #[arg(long, value_enum, default_value_t = PasteBackground::Grey)]
     pub paste_background: PasteBackground,
-    /// How TAR at FAR is read: `roc` (the best TAR at a ROC point with FAR <= the target; "not
-    /// enough impostor pairs" when the target is below 1/impostors) or `authors` (the official
-    /// FROM code's `tar_far`, to compare with published numbers).
-    #[arg(long, value_enum, default_value_t = TarRule::Roc)]
-    pub tar_rule: TarRule,
     /// What fills a sweep square: grey, or a library occluder fitted into it.
     #[arg(long, value_enum, default_value_t = SquareFillKind::Grey)]
     pub square_fill: SquareFillKind,
-    /// Output folder (created): results.json, results.csv, figure1/roc/area .png + .svg, report.md.
-    #[arg(long)]
-    pub out: PathBuf,
     /// Cache of aligned faces and embeddings (default: $MASKSCOPE_CACHE or ~/.cache/maskscope).
     #[arg(long)]
     pub cache: Option<PathBuf>,
@@ -91,6 +98,8 @@ pub struct EvalArgs {
     /// Which face of a photo with several (LFW centres the labelled person).
     #[arg(long, value_enum, default_value_t = FacePick::Central)]
     pub face: FacePick,
+    #[command(flatten)]
+    pub aligned: super::faces::AlignedArg,
     /// Stop at a photo whose data is damaged (a truncated or corrupt JPEG, which decodes with the
     /// lost parts filled in) instead of listing it in the results.
     #[arg(long)]
@@ -104,6 +113,36 @@ pub struct EvalArgs {
     /// Seed of the square positions.
     #[arg(long, default_value_t = SQUARE_SEED)]
     pub square_seed: u64,
+}
+
+/// What [`SweepArgs::load`] sets up.
+pub(super) struct Loaded {
+    pub picked: crate::device::ComputeDevice,
+    pub models: Vec<SweepModel>,
+    pub library: OccluderLibrary,
+    pub finder: FaceFinder,
+}
+
+impl SweepArgs {
+    /// The device, the baseline and the models, the occluder library and the face finder.
+    pub(super) fn load(&self, cli: &Cli) -> anyhow::Result<Loaded> {
+        let picked = cli.compute_device()?;
+        let device = picked.device.clone();
+        let baseline = (!self.no_baseline).then(|| self.baseline.clone().unwrap_or_else(assets::mobilefacenet_record));
+        let models = load_models(baseline.as_deref(), &self.models, &device)?;
+        let library = match &self.occluders {
+            Some(dir) => OccluderLibrary::load(dir)?,
+            None => OccluderLibrary::bundled()?,
+        };
+        let mut finder = FaceFinder::load(&assets::mtcnn_dir(), models[0].model.template(), &device)?;
+        finder.strict = self.strict;
+        Ok(Loaded { picked, models, library, finder })
+    }
+
+    /// Where the caches live, `None` with --no-cache.
+    pub(super) fn cache_root(&self) -> Option<PathBuf> {
+        (!self.no_cache).then(|| self.cache.clone().unwrap_or_else(default_cache_root))
+    }
 }
 
 /// One progress bar per stage, showing the condition being embedded.
@@ -202,30 +241,23 @@ pub(super) fn cancel_on_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
 
 pub fn run(cli: &Cli, args: &EvalArgs) -> anyhow::Result<()> {
     let start = Instant::now();
-    let conditions = parse_protocol(&args.protocol, &args.sizes).context("--protocol")?;
+    let sweep = &args.sweep;
+    let conditions = parse_protocol(&args.protocol, &sweep.sizes).context("--protocol")?;
     let pairs = read_pairs_any(&args.pairs, args.images.as_deref())?;
     let images_root = args.images.clone().or_else(|| args.pairs.parent().map(Path::to_path_buf));
     // Before the slow work: an --out that cannot take the outputs fails now, not after the sweep.
     let outputs = OutputSet::prepare(&args.out)?;
-    let picked = cli.compute_device()?;
-    let device = picked.device.clone();
-    let baseline = (!args.no_baseline).then(|| args.baseline.clone().unwrap_or_else(assets::mobilefacenet_record));
-    let models = load_models(baseline.as_deref(), &args.models, &device)?;
-    let library = match &args.occluders {
-        Some(dir) => OccluderLibrary::load(dir)?,
-        None => OccluderLibrary::bundled()?,
-    };
-    let mut finder = FaceFinder::load(&assets::mtcnn_dir(), models[0].model.template(), &device)?;
-    finder.strict = args.strict;
+    let Loaded { picked, models, library, mut finder } = sweep.load(cli)?;
     let mut spec = SweepSpec::new(args.pairs.clone(), pairs, images_root, conditions);
-    spec.region_fill = args.region_fill;
-    spec.square_fill = args.square_fill;
-    spec.paste_background = args.paste_background;
+    spec.region_fill = sweep.region_fill;
+    spec.square_fill = sweep.square_fill;
+    spec.paste_background = sweep.paste_background;
     spec.tar_rule = args.tar_rule;
-    spec.occ_lfw_seed = args.occ_lfw_seed;
-    spec.square_seed = args.square_seed;
-    spec.face_pick = args.face;
-    spec.cache_root = (!args.no_cache).then(|| args.cache.clone().unwrap_or_else(default_cache_root));
+    spec.occ_lfw_seed = sweep.occ_lfw_seed;
+    spec.square_seed = sweep.square_seed;
+    spec.face_pick = sweep.face;
+    spec.pre_aligned = sweep.aligned.aligned;
+    spec.cache_root = sweep.cache_root();
     spec.mask_contrast = true;
     let cancel = cancel_on_ctrl_c()?;
     eprintln!(

@@ -6,13 +6,32 @@ use anyhow::Context;
 use clap::Args;
 
 use super::Cli;
+use crate::align::FaceTemplate;
 use crate::assets;
 use crate::face::embedder::{EMBEDDER_TEMPLATE, cosine};
-use crate::face::{Embedder, FaceFinder, FacePick, damage_warning};
+use crate::face::{Embedder, FaceFinder, FacePick, FoundFace, damage_warning};
 
 /// Cosine above which two faces are called the same person by default (chosen on LFW View 1
 /// pairsDevTrain; `eval-pairs` prints the best threshold for other data).
 pub const DEFAULT_THRESHOLD: f32 = 0.395;
+
+/// `--aligned`, shared by every command that reads face photos.
+#[derive(Debug, Args)]
+pub struct AlignedArg {
+    /// The photos are crops already aligned to this template: 112x96 (SphereFace/FROM, e.g. the
+    /// authors' lfw-112X96) or 112x112 (ArcFace/MobileFaceNet). They are used as they are, with no
+    /// detection; a model of the other template gets them shifted by 8 px (padded or cropped,
+    /// never resized). A photo of another size is an error.
+    #[arg(long, value_name = "HxW")]
+    pub aligned: Option<FaceTemplate>,
+}
+
+impl AlignedArg {
+    /// Sets `finder` to take the photos as aligned crops when `--aligned` was given.
+    pub fn apply(&self, finder: &mut FaceFinder) {
+        finder.pre_aligned = self.aligned;
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct ModelArgs {
@@ -27,6 +46,8 @@ pub struct ModelArgs {
     /// lost parts filled in) instead of warning about it.
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub aligned: AlignedArg,
 }
 
 impl ModelArgs {
@@ -42,6 +63,7 @@ impl ModelArgs {
         let mut finder = FaceFinder::load(&assets::mtcnn_dir(), EMBEDDER_TEMPLATE, &device)?;
         finder.pick = self.face.unwrap_or(default_pick);
         finder.strict = self.strict;
+        self.aligned.apply(&mut finder);
         Ok((finder, embedder))
     }
 }
@@ -63,20 +85,34 @@ pub fn embed(cli: &Cli, args: &EmbedArgs) -> anyhow::Result<()> {
             eprintln!("{} (--strict makes this an error)", damage_warning(path, why));
         }
         let embedding = embedder.embed(&[&face.aligned.image])?.remove(0);
-        let detection = face.detection.expect("detected");
-        let line = serde_json::json!({
-            // Lossy: JSON strings are UTF-8, and a path that is not would make serde fail.
-            "image": path.to_string_lossy(),
-            "faces_in_photo": face.faces_in_photo,
-            "box": detection.bbox,
-            "score": detection.score,
-            "landmarks": detection.landmarks,
-            "damage": face.damage,
-            "embedding": embedding,
-        });
+        let mut line = face_json(path, &face, finder.pre_aligned);
+        line["embedding"] = serde_json::json!(embedding);
         println!("{line}");
     }
     Ok(())
+}
+
+/// Where the face is in the photo: the detection, or (aligned input) the whole crop with the
+/// template's landmarks, which is what `--aligned` assumes.
+pub fn face_json(path: &std::path::Path, face: &FoundFace, given: Option<FaceTemplate>) -> serde_json::Value {
+    let (bbox, score, landmarks) = match (&face.detection, given) {
+        (Some(d), _) => (d.bbox, Some(d.score), d.landmarks),
+        (None, Some(t)) => {
+            let [h, w] = t.size();
+            ([0.0, 0.0, w as f32, h as f32], None, t.landmarks().map(|[x, y]| [x as f32, y as f32]))
+        }
+        (None, None) => unreachable!("a finder without aligned input always detects"),
+    };
+    serde_json::json!({
+        // Lossy: JSON strings are UTF-8, and a path that is not would make serde fail.
+        "image": path.to_string_lossy(),
+        "aligned_input": given.map(FaceTemplate::name),
+        "faces_in_photo": face.faces_in_photo,
+        "box": bbox,
+        "score": score,
+        "landmarks": landmarks,
+        "damage": face.damage,
+    })
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,10 @@ mod convert;
 mod eval;
 mod eval_pairs;
 mod faces;
+mod identify;
 mod info;
+mod inspect;
+mod pairs;
 mod patterns;
 mod progress;
 mod train;
@@ -44,8 +47,18 @@ pub enum Command {
     /// square-size sweep, FROM against its baseline (or two models); writes results.json/csv,
     /// figures and report.md.
     Eval(eval::EvalArgs),
+    /// Closed-set identification (rank-1, CMC to rank 10) of a probe folder against a gallery
+    /// folder, the probes under each occlusion condition, FROM against its baseline; writes
+    /// results.json/csv and a rank-1 figure.
+    Identify(identify::IdentifyArgs),
+    /// FROM's view of photos or folders: per face a JSON line (box, landmarks, the mask's mean
+    /// map, top-k occlusion patterns, optionally embeddings), and heatmap overlays with --overlay.
+    Inspect(inspect::InspectArgs),
     /// Verification accuracy on an LFW-style pairs file.
     EvalPairs(eval_pairs::EvalPairsArgs),
+    /// Build a balanced, seeded, identity-disjoint 10-fold pairs CSV from a folder per identity,
+    /// optionally an unmasked photo against a masked one (for `eval` on masked-face sets).
+    Pairs(pairs::PairsArgs),
     /// List the proximate occlusion patterns of a grid.
     Patterns(patterns::PatternsArgs),
     /// Train a FROM model from the bundled MobileFaceNet: its heads, or heads and backbone
@@ -78,6 +91,9 @@ pub fn run() -> anyhow::Result<()> {
         Command::Verify(args) => faces::verify(&cli, args),
         Command::Eval(args) => eval::run(&cli, args),
         Command::EvalPairs(args) => eval_pairs::run(&cli, args),
+        Command::Identify(args) => identify::run(&cli, args),
+        Command::Inspect(args) => inspect::run(&cli, args),
+        Command::Pairs(args) => pairs::run(args),
         Command::Patterns(args) => patterns::run(args),
         Command::Train(args) => train::run(&cli, args),
         Command::Bench(args) => bench::run(&cli, args),

@@ -71,6 +71,8 @@ pub struct TrainArgs {
     /// Where aligned faces are cached (default: $MASKSCOPE_CACHE or ~/.cache/maskscope).
     #[arg(long)]
     pub cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub aligned: super::faces::AlignedArg,
 }
 
 impl TrainArgs {
@@ -134,8 +136,9 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> anyhow::Result<()> {
 
     let mut finder = FaceFinder::load(&assets::mtcnn_dir(), EMBEDDER_TEMPLATE, &device)?;
     finder.pick = FacePick::Largest;
+    args.aligned.apply(&mut finder);
     let cache_root = args.cache.clone().unwrap_or_else(default_cache_root);
-    let cache = AlignedCache::open(&cache_root, EMBEDDER_TEMPLATE, FacePick::Largest)?;
+    let cache = AlignedCache::open(&cache_root, EMBEDDER_TEMPLATE, &finder.mode_name())?;
     let mut bar: Option<Progress> = None;
     let (faces, dropped) = load_face_set(&args.data, &finder, &cache, |done, total| {
         bar.get_or_insert_with(|| Progress::new(total, "align")).inc();

@@ -9,6 +9,9 @@
 //!   stable sort lets the earlier gallery image win).
 //! * probes whose identity is not in the gallery (open-set) cannot be ranked: they are left out
 //!   of rank-1 and the CMC and counted in `open_set_probes`.
+//! * probes in which no face was found ([`identify_with_faceless`]) count as misses at every
+//!   rank when their identity is in the gallery, as `eval` scores a pair with such a photo
+//!   "different"; they have no row in `per_probe`.
 //! * embeddings are L2-normalised here; an all-zero embedding has similarity 0 with everything
 //!   (as `face::embedder::cosine`).
 
@@ -132,11 +135,37 @@ pub struct IdentificationReport {
     pub closed_set_probes: usize,
     /// Probes whose identity is not in the gallery, left out of rank-1 and the CMC.
     pub open_set_probes: usize,
+    /// Probes in which no face was found (misses when closed-set), counted in `probes` too.
+    #[serde(default)]
+    pub probes_without_face: usize,
     pub rank1: f64,
     /// `cmc[k - 1]`: fraction of closed-set probes ranked k or better, k = 1..=min(gallery
     /// identities, max_rank).
     pub cmc: Vec<f64>,
     pub per_probe: Vec<ProbeResult>,
+}
+
+/// The rank of an identity scoring `score` among identities scoring `scores` (its own
+/// included): how many score at least as much, so a tie counts against it.
+pub fn rank_of(scores: &[f64], score: f64) -> usize {
+    scores.iter().filter(|&&x| x >= score).count()
+}
+
+/// Who a photo shows, as its path says: LFW's `Name_0001.jpg` gives "Name"; otherwise the folder
+/// it is in (a folder per identity), or its file name without the extension.
+pub fn identity_of(path: &Path) -> String {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    if let Some((name, number)) = stem.rsplit_once('_')
+        && number.len() == 4
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && !name.is_empty()
+    {
+        return name.to_string();
+    }
+    match path.parent().and_then(Path::file_name) {
+        Some(folder) => folder.to_string_lossy().into_owned(),
+        None => stem,
+    }
 }
 
 /// Default CMC length.
@@ -149,6 +178,19 @@ pub fn identify<G: AsRef<str>, P: AsRef<str>>(
     gallery_ids: &[G],
     probes: &Embeddings,
     probe_ids: &[P],
+    max_rank: usize,
+) -> Result<IdentificationReport, IdentificationError> {
+    identify_with_faceless(gallery, gallery_ids, probes, probe_ids, &[] as &[&str], max_rank)
+}
+
+/// [`identify`], plus `faceless`: the identities of probes in which no face was found (see the
+/// module notes).
+pub fn identify_with_faceless<G: AsRef<str>, P: AsRef<str>, F: AsRef<str>>(
+    gallery: &Embeddings,
+    gallery_ids: &[G],
+    probes: &Embeddings,
+    probe_ids: &[P],
+    faceless: &[F],
     max_rank: usize,
 ) -> Result<IdentificationReport, IdentificationError> {
     if gallery_ids.len() != gallery.len() {
@@ -189,7 +231,7 @@ pub fn identify<G: AsRef<str>, P: AsRef<str>>(
         }
         let truth = index.get(id).copied();
         let true_score = truth.map(|t| scores[t]);
-        let rank = true_score.map(|s| scores.iter().filter(|&&x| x >= s).count());
+        let rank = true_score.map(|s| rank_of(&scores, s));
         let mut best = 0;
         for (i, &s) in scores.iter().enumerate().skip(1) {
             if s > scores[best] || (s == scores[best] && Some(best) == truth) {
@@ -206,19 +248,21 @@ pub fn identify<G: AsRef<str>, P: AsRef<str>>(
     }
 
     let ranks: Vec<usize> = per_probe.iter().filter_map(|r| r.rank).collect();
-    if ranks.is_empty() {
-        return Err(IdentificationError::NoClosedSetProbes { probes: probes.len() });
+    let faceless_closed = faceless.iter().filter(|id| index.contains_key(id.as_ref())).count();
+    let closed = ranks.len() + faceless_closed;
+    if closed == 0 {
+        return Err(IdentificationError::NoClosedSetProbes { probes: probes.len() + faceless.len() });
     }
-    let closed = ranks.len() as f64;
     let cmc: Vec<f64> = (1..=names.len().min(max_rank.max(1)))
-        .map(|k| ranks.iter().filter(|&&r| r <= k).count() as f64 / closed)
+        .map(|k| ranks.iter().filter(|&&r| r <= k).count() as f64 / closed as f64)
         .collect();
     Ok(IdentificationReport {
         gallery_images: gallery.len(),
         gallery_identities: names.len(),
-        probes: probes.len(),
-        closed_set_probes: ranks.len(),
-        open_set_probes: probes.len() - ranks.len(),
+        probes: probes.len() + faceless.len(),
+        closed_set_probes: closed,
+        open_set_probes: probes.len() + faceless.len() - closed,
+        probes_without_face: faceless.len(),
         rank1: cmc[0],
         cmc,
         per_probe,

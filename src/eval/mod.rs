@@ -4,9 +4,11 @@
 pub mod conditions;
 pub mod folds;
 pub mod identification;
+pub mod identify_results;
 pub mod mask_contrast;
 pub mod output_set;
 pub mod pairs;
+pub mod pairs_builder;
 pub mod plots;
 pub mod report;
 pub mod results;

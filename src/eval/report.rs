@@ -14,7 +14,7 @@ use super::plots::{
     AreaCurves, AreaSeries, CurveStyle, Dash, PlotError, RegionBar, RegionBars, RocCurve, RocCurves, write_area_curves,
     write_atomic, write_region_bars, write_roc,
 };
-use super::results::{ConditionResult, Embedding, PathInfo, SweepResults};
+use super::results::{ConditionResult, Embedding, ModelIdentity, PathInfo, SweepResults};
 use super::roc::{TarResult, TarRule};
 use super::verification::VerificationReport;
 use crate::occlusion::Region;
@@ -42,36 +42,35 @@ const CONDITION_COLOURS: [usize; 5] = [6, 0, 2, 4, 3];
 const ROC_REGIONS: [Region; 5] = [Region::TwoEyes, Region::Mouth, Region::UpperFace, Region::LowerFace, Region::Nose];
 
 /// Whether `path` is a FROM model's masked embedding.
-fn is_masked(results: &SweepResults, path: &PathInfo) -> bool {
-    path.embedding == Embedding::Masked && results.models.get(path.model).is_some_and(|m| m.has_mask)
+fn is_masked(models: &[ModelIdentity], path: &PathInfo) -> bool {
+    path.embedding == Embedding::Masked && models.get(path.model).is_some_and(|m| m.has_mask)
 }
 
 /// The pair (baseline, FROM) the bar chart compares: the first masked path, against the first
 /// path of another model (the clean-trained baseline `maskscope eval` puts first), or, with a
 /// single FROM model, against its own unmasked path. Without a FROM model, the first path of each
 /// of two models. `None` for a single plain model.
-pub fn compared_pair(results: &SweepResults) -> Option<(&PathInfo, &PathInfo)> {
-    let paths = &results.paths;
-    let Some(from) = paths.iter().find(|p| is_masked(results, p)) else {
+pub fn compared_pair<'a>(paths: &'a [PathInfo], models: &[ModelIdentity]) -> Option<(&'a PathInfo, &'a PathInfo)> {
+    let Some(from) = paths.iter().find(|p| is_masked(models, p)) else {
         let first = paths.iter().find(|p| p.model == 0)?;
         let second = paths.iter().find(|p| p.model == 1)?;
         return Some((first, second));
     };
     let base = paths
         .iter()
-        .find(|p| p.model != from.model && !is_masked(results, p))
-        .or_else(|| paths.iter().find(|p| p.model == from.model && !is_masked(results, p)))?;
+        .find(|p| p.model != from.model && !is_masked(models, p))
+        .or_else(|| paths.iter().find(|p| p.model == from.model && !is_masked(models, p)))?;
     Some((base, from))
 }
 
 /// A path's legend entry, naming its network: "baseline (MobileFaceNet)", "FROM
 /// (FROM-MobileFaceNet, masked)", "FROM, mask off (FROM-MobileFaceNet, unmasked)".
-pub fn path_legend(results: &SweepResults, path: &PathInfo) -> String {
-    let Some(model) = results.models.get(path.model) else { return path.label.clone() };
+pub fn path_legend(models: &[ModelIdentity], path: &PathInfo) -> String {
+    let Some(model) = models.get(path.model) else { return path.label.clone() };
     if !model.has_mask {
         return format!("{} ({})", path.label, model.network);
     }
-    let side = if is_masked(results, path) { "masked" } else { "unmasked" };
+    let side = if is_masked(models, path) { "masked" } else { "unmasked" };
     format!("{} ({}, {side})", path.label, model.network)
 }
 
@@ -83,7 +82,7 @@ fn accuracy_percent(condition: &ConditionResult, path: &str) -> Option<f64> {
 /// accuracies as lines, and the example face occluded at each region under its label. `None`
 /// when there is no pair to compare or no region / Occ-LFW-2.0 condition.
 pub fn region_bars(results: &SweepResults, thumbnails: &[(Condition, RgbImage)]) -> Option<RegionBars> {
-    let (base, from) = compared_pair(results)?;
+    let (base, from) = compared_pair(&results.paths, &results.models)?;
     let groups: Vec<&ConditionResult> = results.conditions.iter().filter(|c| c.condition.is_figure_group()).collect();
     let mut regions = Vec::new();
     for c in &groups {
@@ -111,8 +110,8 @@ pub fn region_bars(results: &SweepResults, thumbnails: &[(Condition, RgbImage)])
         .map_while(|c| thumbnails.iter().find(|(t, _)| *t == c.condition).map(|(_, image)| image.clone()))
         .collect();
     fig.thumbnails = (!thumbs.is_empty()).then_some(thumbs);
-    fig.baseline_label = path_legend(results, base);
-    fig.from_label = path_legend(results, from);
+    fig.baseline_label = path_legend(&results.models, base);
+    fig.from_label = path_legend(&results.models, from);
     Some(fig)
 }
 
@@ -120,8 +119,8 @@ pub fn region_bars(results: &SweepResults, thumbnails: &[(Condition, RgbImage)])
 /// FROM vermillion), every other path in the second model's colours; masked solid, unmasked
 /// dashed.
 fn path_style(results: &SweepResults, path: &PathInfo) -> CurveStyle {
-    let masked = is_masked(results, path);
-    let pair = compared_pair(results);
+    let masked = is_masked(&results.models, path);
+    let pair = compared_pair(&results.paths, &results.models);
     let is = |p: Option<&PathInfo>| p.is_some_and(|p| p.label == path.label);
     let color = if is(pair.map(|p| p.1)) {
         FROM_COLOUR
@@ -454,7 +453,7 @@ fn summary_table(md: &mut String, results: &SweepResults) {
         let _ = write!(header, " {} |", path.label);
         rule.push_str(" ---: |");
     }
-    let pair = compared_pair(results);
+    let pair = compared_pair(&results.paths, &results.models);
     if let Some((a, b)) = pair {
         let _ = write!(header, " {} − {} |", b.label, a.label);
         rule.push_str(" ---: |");

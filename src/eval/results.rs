@@ -104,6 +104,10 @@ pub struct Protocol {
     pub seeds: Seeds,
     /// "central" or "largest": which face of a photo with several.
     pub face_pick: String,
+    /// "112x96" or "112x112" when the photos were taken as aligned crops (`--aligned`), with no
+    /// detection; absent when every photo went through the detector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aligned_input: Option<String>,
     /// How a pair whose photo has no detectable face is scored.
     pub missing_face_score: f32,
     /// How the pairs were split into the 10 folds.

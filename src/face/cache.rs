@@ -12,11 +12,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use image::RgbImage;
 use sha2::{Digest, Sha256};
 
-use super::{FaceError, FaceFinder, FacePick};
+use super::{FaceError, FaceFinder};
 use crate::align::FaceTemplate;
 
-/// Bump when detection or alignment changes what a photo aligns to (2: sealed entries).
-pub const CACHE_VERSION: u32 = 2;
+/// Bump when detection or alignment changes what a photo aligns to (2: sealed entries; 3: a
+/// photo without a face is searched again inside a margin).
+pub const CACHE_VERSION: u32 = 3;
 /// Environment variable overriding the cache root.
 pub const CACHE_ENV: &str = "MASKSCOPE_CACHE";
 
@@ -124,12 +125,12 @@ pub struct AlignedCache {
 }
 
 impl AlignedCache {
-    /// The cache under `root` for faces aligned to `template`, picked by `pick`.
-    pub fn open(root: &Path, template: FaceTemplate, pick: FacePick) -> Result<Self, CacheError> {
+    /// The cache under `root` for faces aligned to `template` by a finder in `mode`
+    /// ([`FaceFinder::mode_name`]: its face pick, or the aligned input).
+    pub fn open(root: &Path, template: FaceTemplate, mode: &str) -> Result<Self, CacheError> {
         let size = template.size();
         let [h, w] = size;
-        let pick = pick.name();
-        let dir = root.join(format!("aligned-v{CACHE_VERSION}")).join(format!("{h}x{w}-{pick}"));
+        let dir = root.join(format!("aligned-v{CACHE_VERSION}")).join(format!("{h}x{w}-{mode}"));
         fs::create_dir_all(&dir).map_err(io_error(&dir))?;
         Ok(Self { dir, size, damaged: AtomicUsize::new(0) })
     }
@@ -218,11 +219,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::face::FacePick;
 
     #[test]
     fn a_damaged_aligned_face_is_a_miss_and_a_sealed_one_is_still_a_png() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = AlignedCache::open(dir.path(), FaceTemplate::Arc112x112, FacePick::Largest).unwrap();
+        let cache = AlignedCache::open(dir.path(), FaceTemplate::Arc112x112, FacePick::Largest.name()).unwrap();
         let [h, w] = FaceTemplate::Arc112x112.size();
         let face = RgbImage::from_fn(w as u32, h as u32, |x, y| image::Rgb([x as u8, y as u8, 7]));
         cache.put("ab12", &CachedFace::Aligned(face.clone())).unwrap();

@@ -9,7 +9,7 @@ pub mod image_io;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use image::RgbImage;
+use image::{Rgb, RgbImage};
 
 use crate::align::{self, AlignedFace, FaceTemplate, Point};
 use crate::mtcnn::{Detection, Mtcnn, MtcnnError};
@@ -31,6 +31,9 @@ pub enum FaceError {
     NoFace(PathBuf),
     #[error("{path}: cannot align: {message}")]
     Align { path: PathBuf, message: String },
+    /// `--aligned` was given and the photo is not a crop of that size.
+    #[error("{path}: {source} (--aligned says every photo is one)")]
+    NotAligned { path: PathBuf, source: align::NotAlignedSize },
 }
 
 /// The warning printed for a photo decoded despite damaged data.
@@ -72,6 +75,21 @@ pub enum FacePick {
     Central,
 }
 
+/// The faces MTCNN finds in `image`, largest first; when it finds none, those it finds inside a
+/// grey margin ([`RETRY_MARGIN`]) around the photo, in the photo's coordinates: a face that fills
+/// the frame (a tight crop) is found there.
+pub fn detect_faces(detector: &Mtcnn, image: &RgbImage) -> Result<Vec<Detection>, MtcnnError> {
+    let found = detector.detect(image)?;
+    if !found.is_empty() {
+        return Ok(found);
+    }
+    let margin = (RETRY_MARGIN * f64::from(image.width().max(image.height()))).round() as u32;
+    let mut padded = RgbImage::from_pixel(image.width() + 2 * margin, image.height() + 2 * margin, RETRY_FILL);
+    image::imageops::replace(&mut padded, image, i64::from(margin), i64::from(margin));
+    let shift = -(margin as f32);
+    Ok(detector.detect(&padded)?.into_iter().map(|d| d.translated(shift, shift)).collect())
+}
+
 /// Photos to detect at once, one per thread: a single detection leaves part of the machine idle
 /// (its small pyramid levels and few crops do not split well across threads). Callers that work
 /// through many photos go this many at a time, which keeps their progress reports regular.
@@ -84,7 +102,17 @@ pub struct FaceFinder {
     pub pick: FacePick,
     /// Refuse damaged photos ([`ImageError::Damaged`]) instead of reporting their damage.
     pub strict: bool,
+    /// The photos are crops already aligned to this template: used as they are (shifted to
+    /// `template` if it differs, never resized), without detection.
+    pub pre_aligned: Option<FaceTemplate>,
 }
+
+/// Border added around a photo in which the detector found no face, as a share of its longer
+/// side: a face that fills the frame (a tight crop) has no margin for MTCNN's boxes, which then
+/// fall outside the image and are lost; with the margin it is found.
+const RETRY_MARGIN: f64 = 0.25;
+/// The margin's colour: mid grey, what the detector's input normalisation maps to 0.
+const RETRY_FILL: Rgb<u8> = Rgb([128, 128, 128]);
 
 impl FacePick {
     pub fn name(self) -> &'static str {
@@ -113,13 +141,26 @@ pub fn pick_face(detections: &[Detection], width: u32, height: u32, pick: FacePi
 
 impl FaceFinder {
     pub fn load(mtcnn_dir: &Path, template: FaceTemplate, device: &Device) -> Result<Self, FaceError> {
-        Ok(Self { detector: Mtcnn::load(mtcnn_dir, device)?, template, pick: FacePick::default(), strict: false })
+        Ok(Self {
+            detector: Mtcnn::load(mtcnn_dir, device)?,
+            template,
+            pick: FacePick::default(),
+            strict: false,
+            pre_aligned: None,
+        })
     }
 
-    /// Detects the faces of `image` and aligns the one `pick` chooses.
+    /// Detects the faces of `image` and aligns the one `pick` chooses; a photo in which none is
+    /// found is searched again inside a grey margin ([`RETRY_MARGIN`]), which finds the faces of
+    /// tight crops. With [`Self::pre_aligned`] set the photo is the aligned face.
     pub fn find(&self, image: &RgbImage, source: &Path) -> Result<FoundFace, FaceError> {
-        let detections =
-            self.detector.detect(image).map_err(|e| FaceError::Detector { path: source.to_path_buf(), source: e })?;
+        if let Some(given) = self.pre_aligned {
+            let aligned = align::realign(image, given, self.template)
+                .map_err(|e| FaceError::NotAligned { path: source.to_path_buf(), source: e })?;
+            return Ok(FoundFace { aligned, detection: None, faces_in_photo: 1, damage: None });
+        }
+        let detections = detect_faces(&self.detector, image)
+            .map_err(|e| FaceError::Detector { path: source.to_path_buf(), source: e })?;
         let chosen = pick_face(&detections, image.width(), image.height(), self.pick)
             .ok_or_else(|| FaceError::NoFace(source.to_path_buf()))?;
         let chosen = detections[chosen];
@@ -141,6 +182,14 @@ impl FaceFinder {
         let damage = photo.damage.clone().filter(|_| !self.strict);
         let image = photo.checked(path, self.strict)?;
         Ok(FoundFace { damage, ..self.find(&image, path)? })
+    }
+
+    /// What decides the face a photo yields, for cache keys: the pick, or the aligned input.
+    pub fn mode_name(&self) -> String {
+        match self.pre_aligned {
+            Some(given) => format!("given-{}", given.name()),
+            None => self.pick.name().to_string(),
+        }
     }
 }
 

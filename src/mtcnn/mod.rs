@@ -118,6 +118,17 @@ impl Detection {
         let [x1, y1, x2, y2] = self.bbox;
         FaceBox::new(x1, y1, x2, y2, self.score)
     }
+
+    /// The same face with its box and landmarks moved by (`dx`, `dy`) pixels (from a padded copy
+    /// of a photo back to the photo).
+    pub fn translated(self, dx: f32, dy: f32) -> Self {
+        let [x1, y1, x2, y2] = self.bbox;
+        Self {
+            bbox: [x1 + dx, y1 + dy, x2 + dx, y2 + dy],
+            landmarks: self.landmarks.map(|[x, y]| [x + dx, y + dy]),
+            ..self
+        }
+    }
 }
 
 /// The three networks and the detection settings.

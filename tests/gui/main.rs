@@ -17,17 +17,17 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use image::{Rgb, RgbImage, RgbaImage};
 use maskscope::app::analysis::similarities;
-use maskscope::app::colormap::Colormap;
 use maskscope::app::command::Command;
 use maskscope::app::dialogs::DialogKind;
 use maskscope::app::document::Op;
 use maskscope::app::engine::ModelChoice;
-use maskscope::app::heatmap::Plane;
 use maskscope::app::heatmap_gpu::{self, HeatmapCallback};
 use maskscope::app::samples;
 use maskscope::app::settings::Tool;
 use maskscope::app::{AppOptions, Workbench};
 use maskscope::device::ComputeDevice;
+use maskscope::heatmap::Plane;
+use maskscope::heatmap::colormap::Colormap;
 
 const SIZE: egui::Vec2 = egui::vec2(1480.0, 920.0);
 
@@ -591,6 +591,6 @@ fn the_heatmap_overlay_can_be_copied_as_an_image() {
         egui::OutputCommand::CopyImage(image) => Some(image.size),
         _ => None,
     });
-    let expected = 112 * maskscope::app::export::EXPORT_SCALE as usize;
+    let expected = 112 * maskscope::heatmap::EXPORT_SCALE as usize;
     assert_eq!(copied, Some([expected, expected]), "a 112x112 face, enlarged as exported");
 }

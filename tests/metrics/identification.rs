@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use maskscope::eval::identification::{
-    DEFAULT_MAX_RANK, Embeddings, IdentificationError, LabelledImage, identify, list_gallery_and_probes,
-    list_identity_folders,
+    DEFAULT_MAX_RANK, Embeddings, IdentificationError, LabelledImage, identify, identify_with_faceless, identity_of,
+    list_gallery_and_probes, list_identity_folders,
 };
 
 /// A: two images, e1 and (.6, .8, 0); B: e2; C: e3. Given in mixed order.
@@ -50,6 +50,36 @@ fn rank1_and_cmc_on_three_identities() {
     let json = serde_json::to_value(&report).unwrap();
     assert!(json["per_probe"][4]["rank"].is_null());
     assert_eq!(json["open_set_probes"], 1);
+}
+
+/// Probes in which no face was found: misses at every rank when their identity is enrolled,
+/// open-set otherwise; by hand on the toy gallery.
+#[test]
+fn faceless_probes_are_misses_at_every_rank() {
+    let (gallery, ids) = gallery();
+    // One found probe of A (rank 1); faceless probes of B and C (enrolled) and D (not).
+    let probes = Embeddings::from_rows(&[vec![1.0, 0.0, 0.0]]).unwrap();
+    let report = identify_with_faceless(&gallery, &ids, &probes, &["A"], &["B", "C", "D"], DEFAULT_MAX_RANK).unwrap();
+    assert_eq!((report.probes, report.closed_set_probes, report.open_set_probes), (4, 3, 1));
+    assert_eq!(report.probes_without_face, 3);
+    // Ranks: 1, miss, miss over 3 closed-set probes.
+    assert_eq!(report.cmc, [1.0 / 3.0; 3]);
+    assert_eq!(report.rank1, 1.0 / 3.0);
+    assert_eq!(report.per_probe.len(), 1, "only found probes have a row");
+    // Nothing found at all, but enrolled identities asked for: rank-1 0, not an error.
+    let none = Embeddings::from_rows(&[]).unwrap();
+    let report = identify_with_faceless(&gallery, &ids, &none, &[] as &[&str], &["A"], DEFAULT_MAX_RANK).unwrap();
+    assert_eq!(report.cmc, [0.0; 3]);
+    let only_open = identify_with_faceless(&gallery, &ids, &none, &[] as &[&str], &["D"], DEFAULT_MAX_RANK);
+    assert!(matches!(only_open, Err(IdentificationError::NoClosedSetProbes { probes: 1 })), "{only_open:?}");
+}
+
+#[test]
+fn identities_come_from_lfw_names_or_folders() {
+    assert_eq!(identity_of(Path::new("lfw/Colin_Powell/Colin_Powell_0038.jpg")), "Colin_Powell");
+    assert_eq!(identity_of(Path::new("gallery/alice/IMG_20240101.jpg")), "alice");
+    assert_eq!(identity_of(Path::new("samples/Tony_Blair_0006.jpg")), "Tony_Blair");
+    assert_eq!(identity_of(Path::new("bob.png")), "bob");
 }
 
 #[test]

@@ -402,7 +402,7 @@ fn caches(dir: &Path, seed: u64, scale: usize) -> Vec<Case> {
             let key = "ab".repeat(32);
             match kind {
                 "aligned" => {
-                    let cache = AlignedCache::open(&scratch, template, FacePick::Largest).unwrap();
+                    let cache = AlignedCache::open(&scratch, template, FacePick::Largest.name()).unwrap();
                     cache.put(&key, &CachedFace::Aligned(face.clone())).unwrap();
                     (scratch.clone(), cache_file(&scratch))
                 }
@@ -424,7 +424,7 @@ fn caches(dir: &Path, seed: u64, scale: usize) -> Vec<Case> {
             let names = format!("{kind}-{i}");
             let run: Box<dyn Fn() -> Result<(), String>> = if kind == "aligned" {
                 Box::new(move || {
-                    let cache = AlignedCache::open(&case_root, template, FacePick::Largest).map_err(message)?;
+                    let cache = AlignedCache::open(&case_root, template, FacePick::Largest.name()).map_err(message)?;
                     match cache.get(&key).map_err(message)? {
                         None => Ok(()),
                         Some(CachedFace::Aligned(found)) if found == face => Ok(()),

@@ -5,12 +5,13 @@
 use eframe::egui::{self, Color32, Pos2, Sense, Stroke, StrokeKind};
 
 use super::{View, crop_rect};
-use crate::app::analysis::{TOP_PATTERNS, top_patterns, true_pattern};
+use crate::app::analysis::{TOP_PATTERNS, true_pattern};
 use crate::app::document::{Op, Stamp};
 use crate::app::heatmap_gpu::HeatmapCallback;
 use crate::app::settings::Tool;
 use crate::app::textures;
 use crate::patterns::PatternSet;
+use crate::patterns::top_patterns;
 
 /// Colours of the predicted (top) pattern and the true (painted) one.
 pub const PREDICTED: Color32 = Color32::from_rgb(255, 210, 0);
@@ -80,7 +81,7 @@ fn draw_heatmap(ui: &egui::Ui, view: &mut View<'_>, painter: &egui::Painter, rec
         let (plane, range) = (heatmap.plane.clone(), heatmap.range);
         let texture = view.textures.get(ui.ctx(), "heatmap", heatmap.generation, egui::TextureOptions::LINEAR, || {
             let aspect = rect.width() / rect.height().max(1.0);
-            let side = crate::app::heatmap::CPU_HEATMAP_SIDE;
+            let side = crate::heatmap::CPU_HEATMAP_SIDE;
             textures::rgba(&plane.colourise(
                 ((side as f32) * aspect).round().max(1.0) as u32,
                 side,

@@ -2,8 +2,8 @@
 
 use eframe::egui::{self, Color32, Pos2, Sense, Stroke};
 
-use crate::app::colormap::Colormap;
-use crate::app::heatmap::{tick_decimals, ticks};
+use crate::heatmap::colormap::Colormap;
+use crate::heatmap::{COLOUR_BAR_TICKS, tick_decimals, ticks};
 
 pub fn show(ui: &mut egui::Ui, colormap: Colormap, (lo, hi): (f32, f32), caption: &str) {
     let width = ui.available_width().clamp(120.0, 320.0);
@@ -22,13 +22,13 @@ pub fn show(ui: &mut egui::Ui, colormap: Colormap, (lo, hi): (f32, f32), caption
     }
     painter.rect_stroke(bar, 0.0, Stroke::new(1.0, ui.visuals().text_color()), egui::StrokeKind::Outside);
     let text = ui.visuals().text_color();
-    let decimals = tick_decimals(lo, hi, 5);
-    for (i, v) in ticks(lo, hi, 5).into_iter().enumerate() {
-        let x = bar.left() + width * i as f32 / 4.0;
+    let decimals = tick_decimals(lo, hi, COLOUR_BAR_TICKS);
+    for (i, v) in ticks(lo, hi, COLOUR_BAR_TICKS).into_iter().enumerate() {
+        let x = bar.left() + width * i as f32 / (COLOUR_BAR_TICKS - 1) as f32;
         painter.line_segment([Pos2::new(x, bar.bottom()), Pos2::new(x, bar.bottom() + 4.0)], Stroke::new(1.0, text));
         let align = match i {
             0 => egui::Align2::LEFT_TOP,
-            4 => egui::Align2::RIGHT_TOP,
+            _ if i == COLOUR_BAR_TICKS - 1 => egui::Align2::RIGHT_TOP,
             _ => egui::Align2::CENTER_TOP,
         };
         painter.text(

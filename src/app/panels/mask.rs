@@ -4,8 +4,8 @@
 use eframe::egui;
 
 use super::{View, colour_bar};
-use crate::app::colormap::Colormap;
-use crate::app::heatmap::{MaskSource, ValueRange};
+use crate::heatmap::colormap::Colormap;
+use crate::heatmap::{MaskSource, ValueRange};
 
 pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
     let Some(info) = &view.state.model.info else {

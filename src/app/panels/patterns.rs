@@ -5,8 +5,9 @@ use eframe::egui::{self, RichText};
 
 use super::View;
 use super::canvas::{PREDICTED, TRUE_PATTERN};
-use crate::app::analysis::{TOP_PATTERNS, top_patterns, true_pattern};
+use crate::app::analysis::{TOP_PATTERNS, true_pattern};
 use crate::patterns::PatternSet;
+use crate::patterns::top_patterns;
 
 /// "rows 0-2, cols 1-4" in grid cells, or "no occlusion".
 fn describe(patterns: &PatternSet, index: usize) -> String {

@@ -4,6 +4,7 @@
 use eframe::egui::{self, Color32, Pos2, RichText, Sense, Stroke};
 
 use super::View;
+use crate::align::FaceTemplate;
 use crate::app::command::Command;
 use crate::app::textures;
 use crate::face::{FacePick, pick_face};
@@ -39,6 +40,7 @@ pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
     let chosen = face.chosen;
     let landmarks = face.landmarks;
     let hand_placed = face.hand_placed;
+    let given_template = face.given_template;
     for (i, d) in detections.iter().enumerate() {
         let [x1, y1, x2, y2] = d.bbox.map(f64::from);
         let r = egui::Rect::from_two_pos(to_screen(x1, y1), to_screen(x2, y2));
@@ -104,6 +106,26 @@ pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
                 view.commands.push(Command::PickDetection(id, index));
             }
         }
+        let mut aligned = view.state.settings.photos_aligned;
+        let fits = FaceTemplate::for_size(photo.height() as usize, photo.width() as usize).is_some();
+        if ui
+            .checkbox(&mut aligned, "aligned crop")
+            .on_hover_text(
+                "Take photos of an aligned template's size (96x112 or 112x112, w x h) as aligned crops, as \
+                 `--aligned` does: the template's five points are used, not the detector's. Remembered.",
+            )
+            .changed()
+        {
+            view.state.settings.photos_aligned = aligned;
+            if fits || !aligned {
+                view.commands.push(Command::TakeAsAligned(id, aligned));
+            }
+        }
+        if let Some(given) = given_template {
+            ui.label(format!("an aligned {} crop: the red points are the template's", given.name()));
+        } else if aligned && !fits {
+            ui.label(format!("{}x{}: not an aligned crop's size, so detected", photo.width(), photo.height()));
+        }
         if detections.len() > 1 {
             ui.label(format!("{} faces: click a box to pick one.", detections.len()));
         }
@@ -118,7 +140,7 @@ pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
             view.commands.push(Command::PlaceLandmarksByHand(id));
         }
     });
-    if detections.is_empty() {
+    if detections.is_empty() && given_template.is_none() {
         ui.label(
             RichText::new("No face was detected: drag the five points onto the eyes, nose tip and mouth corners.")
                 .color(Color32::from_rgb(255, 170, 60)),

@@ -6,10 +6,11 @@ use eframe::egui::{self, Color32, RichText, Sense};
 use egui_plot::{HLine, Legend, Line, Plot, PlotPoints};
 
 use super::View;
-use crate::app::analysis::{Similarity, same_person, similarities};
+use crate::app::analysis::{RankedIdentity, Similarity, rank_identities, rank_in, same_person, similarities};
 use crate::app::command::Command;
 use crate::app::dialogs::DialogKind;
 use crate::app::textures;
+use crate::eval::identification::identity_of;
 
 pub const FROM_COLOUR: Color32 = Color32::from_rgb(213, 94, 0);
 pub const BASELINE_COLOUR: Color32 = Color32::from_rgb(86, 180, 233);
@@ -58,7 +59,62 @@ pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
         .response
         .rect;
     view.state.gallery_rect = Some(gallery);
+    ranking(ui, view, &sims);
     history(ui, view, threshold);
+}
+
+/// Rows of the ranking shown.
+const RANKED_ROWS: usize = 5;
+
+/// The gallery ranked for the painted face, FROM against the baseline network: closed-set
+/// identification as `maskscope identify` does it, identities from the photos' names.
+fn ranking(ui: &mut egui::Ui, view: &View<'_>, sims: &[Similarity]) {
+    let identity = |id| view.state.face(id).map(|f| identity_of(&f.path));
+    let from = rank_identities(sims, identity, |s| Some(s.from));
+    if from.len() < 2 {
+        return;
+    }
+    let baseline = rank_identities(sims, identity, |s| s.baseline);
+    let probe = view.state.probe().map(|f| identity_of(&f.path)).unwrap_or_default();
+    egui::CollapsingHeader::new("Identification: the gallery ranked").default_open(true).show(ui, |ui| {
+        let place = |ranked: &[RankedIdentity]| match rank_in(ranked, &probe) {
+            Some(rank) => format!("rank {rank} of {}", ranked.len()),
+            None => "not ranked".into(),
+        };
+        if from.iter().any(|r| r.identity == probe) {
+            ui.label(format!("{probe}: {} with FROM, {} with the baseline", place(&from), place(&baseline)));
+        } else {
+            ui.label(
+                RichText::new(format!("{probe} is not in the gallery (identities come from the file or folder names)"))
+                    .weak(),
+            );
+        }
+        egui::Grid::new("ranking").striped(true).show(ui, |ui| {
+            ui.label(RichText::new("rank").strong());
+            ui.label(RichText::new("FROM").strong().color(FROM_COLOUR));
+            ui.label(RichText::new("baseline").strong().color(BASELINE_COLOUR));
+            ui.end_row();
+            for row in 0..from.len().min(RANKED_ROWS) {
+                ui.label(format!("{}", row + 1));
+                for ranked in [&from, &baseline] {
+                    match ranked.get(row) {
+                        Some(r) => {
+                            let text = RichText::new(format!("{} {:+.3}", r.identity, r.score)).monospace();
+                            ui.label(if r.identity == probe {
+                                text.strong().color(Color32::LIGHT_GREEN)
+                            } else {
+                                text
+                            });
+                        }
+                        None => {
+                            ui.label("");
+                        }
+                    }
+                }
+                ui.end_row();
+            }
+        });
+    });
 }
 
 fn reference_row(

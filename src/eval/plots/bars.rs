@@ -222,7 +222,7 @@ fn draw<'f, DB: DrawingBackend>(
         c.line((plot_l - 8.0, py), (plot_l, py), TEXT, 1.5)?;
         c.text(&t.label, plot_l - 12.0, py + 0.36 * TICK, font(TICK), HPos::Right)?;
     }
-    c.text_up("verification accuracy (%)", axis_label_x, (plot_t + plot_b) / 2.0, font(AXIS_LABEL))?;
+    c.text_up(&fig.value_label, axis_label_x, (plot_t + plot_b) / 2.0, font(AXIS_LABEL))?;
 
     // Values get a white backing so that a clean-accuracy line never runs through one.
     let mut values = Vec::new();

@@ -10,6 +10,7 @@ mod bars;
 mod canvas;
 mod chart;
 mod curves;
+mod scale;
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bars::{BASELINE_COLOR, FROM_COLOR};
 pub use canvas::write_atomic;
+pub use scale::{ColourScale, with_colour_scale};
 
 /// Pixel size of the region bar chart (PNG; the SVG uses the same user units).
 pub const REGION_BARS_SIZE: (u32, u32) = (1600, 900);
@@ -75,6 +77,13 @@ pub struct RegionBars {
     pub baseline_label: String,
     #[serde(default = "default_from_label")]
     pub from_label: String,
+    /// What the bars measure, written along the value axis.
+    #[serde(default = "default_value_label")]
+    pub value_label: String,
+}
+
+fn default_value_label() -> String {
+    "verification accuracy (%)".into()
 }
 
 fn default_baseline_label() -> String {
@@ -95,6 +104,7 @@ impl RegionBars {
             thumbnails: None,
             baseline_label: default_baseline_label(),
             from_label: default_from_label(),
+            value_label: default_value_label(),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! yields both of its paths from one forward pass.
 
 mod embed;
+pub mod identify;
 mod photos;
 mod score;
 
@@ -123,6 +124,8 @@ pub struct SweepSpec {
     pub occ_lfw_seed: u64,
     pub square_seed: u64,
     pub face_pick: FacePick,
+    /// The photos are crops aligned to this template, used without detection (`--aligned`).
+    pub pre_aligned: Option<FaceTemplate>,
     /// Root of the aligned-face and embedding caches; `None` computes everything afresh.
     pub cache_root: Option<PathBuf>,
     /// Measure the mask contrast of the first FROM model under each occluded condition (one
@@ -152,6 +155,7 @@ impl SweepSpec {
             occ_lfw_seed: OCC_LFW20_SEED,
             square_seed: SQUARE_SEED,
             face_pick: FacePick::Central,
+            pre_aligned: None,
             cache_root: None,
             mask_contrast: false,
             tar_rule: TarRule::Roc,
@@ -210,6 +214,7 @@ pub fn run_sweep(
         .with_paste_background(spec.paste_background);
     let mut cache = CacheStats { root: spec.cache_root.clone(), ..CacheStats::default() };
     finder.pick = spec.face_pick;
+    finder.pre_aligned = spec.pre_aligned;
 
     let start = Instant::now();
     let mut templates: Vec<FaceTemplate> = Vec::new();
@@ -488,6 +493,7 @@ impl SweepOutcome {
                 square_fill: spec.square_fill,
                 seeds: Seeds { occ_lfw_2_0: spec.occ_lfw_seed, square_positions: spec.square_seed },
                 face_pick: face_pick.into(),
+                aligned_input: spec.pre_aligned.map(|t| t.name().to_string()),
                 missing_face_score: MISSING_FACE_SCORE,
                 folds: fold_scheme(spec.pairs.layout),
                 tar_rule: spec.tar_rule,

@@ -80,7 +80,7 @@ pub(super) fn align_photos(
     let mut damaged = Vec::new();
     finder.template = template;
     let finder = &*finder;
-    let cache = cache_root.map(|root| AlignedCache::open(root, template, finder.pick)).transpose()?;
+    let cache = cache_root.map(|root| AlignedCache::open(root, template, &finder.mode_name())).transpose()?;
     let mut faces = Vec::with_capacity(photos.len());
     for round in photos.paths.chunks(PHOTOS_PER_ROUND) {
         if cancel.load(Ordering::Relaxed) {

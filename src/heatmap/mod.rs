@@ -1,12 +1,16 @@
 //! The feature mask as a heatmap on the CPU: which plane to show, its value range, smooth
 //! upsampling and colouring. The GPU path (`heatmap_gpu`) draws the same picture from the same
-//! plane; this one feeds the glow fallback, the exported overlay PNG and the tests.
+//! plane; this one feeds the glow fallback, the exported overlay PNG, `maskscope inspect` and the
+//! tests. No egui: the workbench and the command line share it.
 
+use image::imageops::{self, FilterType};
 use image::{Rgb, RgbImage, Rgba, RgbaImage};
 use serde::{Deserialize, Serialize};
 
-use super::colormap::Colormap;
+pub mod colormap;
+
 use crate::face::from_model::FeatureMask;
+use colormap::Colormap;
 
 /// Side of the CPU fallback's overlay texture: the face's own resolution, which egui's linear
 /// filtering enlarges smoothly (a larger texture costs milliseconds per edit for nothing).
@@ -142,6 +146,53 @@ pub fn blend_over(face: &RgbImage, overlay: &RgbaImage) -> RgbImage {
         let a = u32::from(o.0[3]);
         Rgb(std::array::from_fn(|c| ((u32::from(o.0[c]) * a + u32::from(f[c]) * (255 - a) + 127) / 255) as u8))
     })
+}
+
+/// Exported images are enlarged this much: a 112 px face is too small to look at.
+pub const EXPORT_SCALE: u32 = 4;
+
+/// The face, enlarged [`EXPORT_SCALE`] times, with the heatmap over it as the screen shows it.
+pub fn overlay(face: &RgbImage, plane: &Plane, range: (f32, f32), style: &HeatmapStyle) -> RgbImage {
+    let (w, h) = (face.width() * EXPORT_SCALE, face.height() * EXPORT_SCALE);
+    let big = imageops::resize(face, w, h, FilterType::Nearest);
+    let heat = plane.colourise(w, h, style.colormap, range, style.opacity);
+    blend_over(&big, &heat)
+}
+
+/// Ticks on the workbench's colour bar.
+pub const COLOUR_BAR_TICKS: usize = 5;
+
+/// [`overlay`] with the colour bar the workbench draws beside it, and a caption saying what the
+/// colours measure (e.g. "1 - mask, mean over channels").
+pub fn overlay_with_colour_bar(
+    face: &RgbImage,
+    plane: &Plane,
+    range: (f32, f32),
+    style: &HeatmapStyle,
+    caption: &str,
+) -> Result<RgbImage, crate::eval::plots::PlotError> {
+    let picture = overlay(face, plane, range, style);
+    let colours: Vec<[u8; 3]> = (0..256).map(|i| style.colormap.rgb8(i as f32 / 255.0)).collect();
+    let (lo, hi) = range;
+    let decimals = tick_decimals(lo, hi, COLOUR_BAR_TICKS);
+    let ticks: Vec<(f64, String)> = ticks(lo, hi, COLOUR_BAR_TICKS)
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (i as f64 / (COLOUR_BAR_TICKS - 1) as f64, format!("{v:.decimals$}")))
+        .collect();
+    crate::eval::plots::with_colour_scale(
+        &picture,
+        &crate::eval::plots::ColourScale { colours: &colours, ticks: &ticks, caption },
+    )
+}
+
+/// What a plane drawn with `style` shows, for captions and legends.
+pub fn describe(style: &HeatmapStyle) -> String {
+    let what = if style.removed { "1 - mask (what FROM removes)" } else { "mask (what FROM keeps)" };
+    match style.source {
+        MaskSource::Mean => format!("{what}, mean over channels"),
+        MaskSource::Channel(c) => format!("{what}, channel {c}"),
+    }
 }
 
 /// Tick values for a colour bar between `lo` and `hi` (ends included).
