@@ -309,7 +309,9 @@ impl Workbench {
                 let images = PathBuf::from(settings.sweep_images.trim());
                 anyhow::ensure!(pairs.is_file(), "choose a pairs file (LFW pairs.txt or CSV)");
                 anyhow::ensure!(images.is_dir(), "choose the folder of the pairs' images");
+                let from = self.state.model.info.as_ref().map_or_else(|| "FROM".into(), |m| m.name.clone());
                 let sweep = &mut self.state.sweep;
+                sweep.legend = ("baseline (pretrained MobileFaceNet)".into(), format!("FROM ({from}, masked)"));
                 sweep.bars.clear();
                 sweep.clean = None;
                 sweep.results = None;

@@ -198,6 +198,8 @@ pub struct SweepState {
     pub results: Option<SweepResults>,
     pub thumbnails: Vec<(Condition, RgbImage)>,
     pub message: Option<String>,
+    /// Legend entries naming the two networks of the bars: (baseline, FROM).
+    pub legend: (String, String),
 }
 
 /// What is running on the workers, for the status bar and the tests.

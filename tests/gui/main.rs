@@ -6,6 +6,7 @@
 mod bad_input;
 #[path = "../common/mod.rs"]
 mod common;
+mod researcher;
 mod tools_and_layout;
 
 use std::path::{Path, PathBuf};

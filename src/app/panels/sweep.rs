@@ -89,8 +89,9 @@ fn body(ui: &mut egui::Ui, view: &mut View<'_>) {
         .show(ui, |plot| {
             plot.set_plot_bounds_x(-0.7..=columns - 0.3);
             plot.set_plot_bounds_y(floor..=top);
-            plot.bar_chart(BarChart::new("baseline", baseline).color(BASELINE_COLOUR));
-            plot.bar_chart(BarChart::new("FROM", from).color(FROM_COLOUR));
+            let (baseline_name, from_name) = &view.state.sweep.legend;
+            plot.bar_chart(BarChart::new(baseline_name.as_str(), baseline).color(BASELINE_COLOUR));
+            plot.bar_chart(BarChart::new(from_name.as_str(), from).color(FROM_COLOUR));
             // Unnamed items stay out of the legend; the caption below explains the lines.
             if let Some((b, f)) = clean {
                 plot.hline(HLine::new("", b).color(BASELINE_COLOUR).style(egui_plot::LineStyle::dashed_loose()));
