@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use common::random_heads_model;
 use image::{Rgb, RgbImage};
 use maskscope::assets;
-use maskscope::checkpoint::record::save_from_mobilefacenet;
 use maskscope::device::ComputeDevice;
 use maskscope::eval::conditions::{
     Condition, ConditionError, Occluders, RegionFill, SQUARE_SEED, SQUARE_SIDES, SquareFillKind, face_area_fraction,
@@ -23,9 +23,8 @@ use maskscope::eval::results::{CSV_HEADER, SweepResults};
 use maskscope::eval::roc::TarRule;
 use maskscope::eval::sweep::{SweepError, SweepModel, SweepObserver, SweepSpec, run_sweep};
 use maskscope::eval::verification::ten_fold_accuracy;
+use maskscope::face::FaceFinder;
 use maskscope::face::cache::file_sha256;
-use maskscope::face::{Embedder, FaceFinder};
-use maskscope::model::from_mobilefacenet::FromMobileFaceNetConfig;
 use maskscope::occlusion::{OCC_LFW20_SEED, OccluderLibrary, PasteBackground, Region, occlude_region};
 
 fn lfw_images() -> PathBuf {
@@ -266,16 +265,6 @@ fn stratified_folds_keep_a_chance_model_at_chance() {
 }
 
 // ---- end to end ----
-
-/// A FROM-MobileFaceNet record with random heads around the bundled backbone.
-fn random_heads_model(dir: &Path) -> PathBuf {
-    let device = ComputeDevice::cpu().device;
-    let backbone = Embedder::load(&assets::mobilefacenet_record(), &device).expect("bundled MobileFaceNet").net;
-    let config = FromMobileFaceNetConfig::new();
-    let path = dir.join("from_random.bpk");
-    save_from_mobilefacenet(&config.init_with(backbone, &device), &config, &path).unwrap();
-    path
-}
 
 /// Six same-person then six different-people pairs of View 1 pairsDevTest, LFW layout.
 fn write_pairs(dir: &Path) -> PathBuf {

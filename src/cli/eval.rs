@@ -17,11 +17,13 @@ use crate::assets;
 use crate::eval::conditions::{Condition, RegionFill, SQUARE_SEED, SQUARE_SIDES, SquareFillKind, parse_protocol};
 use crate::eval::output_set::{self, OutputSet};
 use crate::eval::pairs::read_pairs_any;
+use crate::eval::partial::{PARTIAL_FILE, PARTIAL_FORMAT, PartialSweep, Shard, thumbnail_file};
+use crate::eval::plots::write_atomic;
 use crate::eval::report::{OUTPUT_NAMES, write_outputs};
 use crate::eval::results::{ConditionResult, SweepResults};
 use crate::eval::roc::TarRule;
 use crate::eval::sweep::{SweepModel, SweepObserver, SweepSpec, SweepStage, run_sweep};
-use crate::face::cache::default_cache_root;
+use crate::face::cache::{default_cache_root, file_sha256};
 use crate::face::from_model::bundled_model_path;
 use crate::face::{FaceFinder, FacePick};
 use crate::occlusion::{OCC_LFW20_SEED, OccluderLibrary, PasteBackground};
@@ -54,8 +56,14 @@ pub struct EvalArgs {
     #[arg(long, value_enum, default_value_t = TarRule::Roc)]
     pub tar_rule: TarRule,
     /// Output folder (created): results.json, results.csv, figure1/roc/area .png + .svg, report.md.
+    /// With --shard: partial.json and its example faces, for `maskscope merge`.
     #[arg(long)]
     pub out: PathBuf,
+    /// Measure only shard I of N (1-based): a contiguous slice of the pairs, for array jobs
+    /// (Slurm, Kubernetes). Each shard writes a part; `maskscope merge` combines the N parts into
+    /// the results one run gives.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
     #[command(flatten)]
     pub sweep: SweepArgs,
 }
@@ -259,10 +267,15 @@ pub fn run(cli: &Cli, args: &EvalArgs) -> anyhow::Result<()> {
     spec.pre_aligned = sweep.aligned.aligned;
     spec.cache_root = sweep.cache_root();
     spec.mask_contrast = true;
+    spec.shard = args.shard;
     let cancel = cancel_on_ctrl_c()?;
     eprintln!(
-        "eval: {} pairs, {} conditions, {} on {}",
+        "eval: {} pairs{}, {} conditions, {} on {}",
         spec.pairs.pairs.len(),
+        args.shard.map_or(String::new(), |s| {
+            let r = s.range(spec.pairs.pairs.len());
+            format!(" (shard {}/{}: pairs {}..{})", s.index + 1, s.count, r.start + 1, r.end)
+        }),
         spec.conditions.len(),
         models.iter().map(|m| m.label.as_str()).collect::<Vec<_>>().join(" and "),
         picked.info.short()
@@ -270,6 +283,41 @@ pub fn run(cli: &Cli, args: &EvalArgs) -> anyhow::Result<()> {
     let mut outcome = run_sweep(&spec, &models, &mut finder, &library, &mut Bars::default(), &cancel)
         .with_context(|| format!("evaluating {}", args.pairs.display()))?;
     let thumbnails = std::mem::take(&mut outcome.thumbnails);
+    if let Some(shard) = args.shard {
+        let raw = std::mem::take(&mut outcome.raw);
+        let photo_paths = std::mem::take(&mut outcome.photo_paths);
+        let same = spec.pairs.pairs.iter().map(|p| p.same).collect();
+        let results = outcome.into_results(&spec, &models, picked.info.to_string(), start.elapsed().as_secs_f64());
+        let part = PartialSweep {
+            format: PARTIAL_FORMAT.into(),
+            shard,
+            pairs_sha256: file_sha256(&args.pairs)?,
+            same,
+            photo_paths,
+            results,
+            raw,
+            thumbnails: thumbnails.iter().map(|(c, _)| *c).collect(),
+        };
+        write_atomic(&outputs.staging().join(PARTIAL_FILE), serde_json::to_string(&part)?.as_bytes())?;
+        for (condition, face) in &thumbnails {
+            crate::app::export::save_png(face, &outputs.staging().join(thumbnail_file(*condition)))?;
+        }
+        let mut names = vec![PARTIAL_FILE.to_string()];
+        names.extend(spec.conditions.iter().map(|&c| thumbnail_file(c)));
+        let written = outputs.commit(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
+        let pairs = shard.range(spec.pairs.pairs.len());
+        println!(
+            "shard {}/{}: {} of {} pairs measured; wrote {} files to {} (maskscope merge combines the {} parts)",
+            shard.index + 1,
+            shard.count,
+            pairs.len(),
+            spec.pairs.pairs.len(),
+            written.len(),
+            args.out.display(),
+            shard.count
+        );
+        return Ok(());
+    }
     let results = outcome.into_results(&spec, &models, picked.info.to_string(), start.elapsed().as_secs_f64());
     write_outputs(&results, &thumbnails, outputs.staging())?;
     let written = outputs.commit(OUTPUT_NAMES)?;
@@ -279,7 +327,7 @@ pub fn run(cli: &Cli, args: &EvalArgs) -> anyhow::Result<()> {
 }
 
 /// The accuracy table on stdout.
-fn print_summary(results: &SweepResults) {
+pub(super) fn print_summary(results: &SweepResults) {
     let mut header = format!("{:<16} {:>7}", "condition", "area");
     for path in &results.paths {
         header.push_str(&format!(" {:>18}", path.label));

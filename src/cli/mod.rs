@@ -11,6 +11,7 @@ mod faces;
 mod identify;
 mod info;
 mod inspect;
+mod merge;
 mod pairs;
 mod patterns;
 mod progress;
@@ -54,6 +55,8 @@ pub enum Command {
     /// FROM's view of photos or folders: per face a JSON line (box, landmarks, the mask's mean
     /// map, top-k occlusion patterns, optionally embeddings), and heatmap overlays with --overlay.
     Inspect(inspect::InspectArgs),
+    /// Combine the parts of a sharded `eval --shard I/N` sweep into the outputs one run writes.
+    Merge(merge::MergeArgs),
     /// Verification accuracy on an LFW-style pairs file.
     EvalPairs(eval_pairs::EvalPairsArgs),
     /// Build a balanced, seeded, identity-disjoint 10-fold pairs CSV from a folder per identity,
@@ -93,6 +96,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::EvalPairs(args) => eval_pairs::run(&cli, args),
         Command::Identify(args) => identify::run(&cli, args),
         Command::Inspect(args) => inspect::run(&cli, args),
+        Command::Merge(args) => merge::run(args),
         Command::Pairs(args) => pairs::run(args),
         Command::Patterns(args) => patterns::run(args),
         Command::Train(args) => train::run(&cli, args),

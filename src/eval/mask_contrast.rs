@@ -43,6 +43,33 @@ pub fn cell_coverage(mask: &BinaryMask, rows: usize, cols: usize) -> Vec<f64> {
     out
 }
 
+/// One face's share of [`ContrastSums`]: its covered and uncovered cells, counted and summed.
+/// Kept per face so that the shards of a sweep add up to exactly what one run sums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaceContrast {
+    pub covered: (usize, f64),
+    pub uncovered: (usize, f64),
+}
+
+impl FaceContrast {
+    /// From a face's channel-mean mask and the coverage of the same cells (equal lengths).
+    pub fn of(mask_mean: &[f32], coverage: &[f64]) -> Self {
+        assert_eq!(mask_mean.len(), coverage.len(), "one coverage per mask cell");
+        let mut face = Self::default();
+        for (&m, &share) in mask_mean.iter().zip(coverage) {
+            let removed = 1.0 - f64::from(m);
+            if share >= COVERED_SHARE {
+                face.covered.0 += 1;
+                face.covered.1 += removed;
+            } else if share == 0.0 {
+                face.uncovered.0 += 1;
+                face.uncovered.1 += removed;
+            }
+        }
+        face
+    }
+}
+
 /// Sums of [`MaskContrast`], face by face.
 #[derive(Debug, Clone, Default)]
 pub struct ContrastSums {
@@ -54,18 +81,16 @@ pub struct ContrastSums {
 impl ContrastSums {
     /// One face: its channel-mean mask and the coverage of the same cells (equal lengths).
     pub fn add(&mut self, mask_mean: &[f32], coverage: &[f64]) {
-        assert_eq!(mask_mean.len(), coverage.len(), "one coverage per mask cell");
+        self.add_face(&FaceContrast::of(mask_mean, coverage));
+    }
+
+    /// One face's subtotals ([`FaceContrast`]).
+    pub fn add_face(&mut self, face: &FaceContrast) {
         self.faces += 1;
-        for (&m, &share) in mask_mean.iter().zip(coverage) {
-            let removed = 1.0 - f64::from(m);
-            if share >= COVERED_SHARE {
-                self.covered.0 += 1;
-                self.covered.1 += removed;
-            } else if share == 0.0 {
-                self.uncovered.0 += 1;
-                self.uncovered.1 += removed;
-            }
-        }
+        self.covered.0 += face.covered.0;
+        self.covered.1 += face.covered.1;
+        self.uncovered.0 += face.uncovered.0;
+        self.uncovered.1 += face.uncovered.1;
     }
 
     pub fn finish(&self) -> MaskContrast {

@@ -9,6 +9,7 @@ pub mod mask_contrast;
 pub mod output_set;
 pub mod pairs;
 pub mod pairs_builder;
+pub mod partial;
 pub mod plots;
 pub mod report;
 pub mod results;

@@ -7,6 +7,20 @@ use std::path::{Path, PathBuf};
 use burn::tensor::TensorData;
 use maskscope::checkpoint::StateDict;
 
+/// A FROM-MobileFaceNet record with random heads around the bundled backbone, written in `dir`.
+pub fn random_heads_model(dir: &Path) -> PathBuf {
+    use maskscope::checkpoint::record::save_from_mobilefacenet;
+    use maskscope::model::from_mobilefacenet::FromMobileFaceNetConfig;
+    let device = maskscope::device::ComputeDevice::cpu().device;
+    let backbone = maskscope::face::Embedder::load(&maskscope::assets::mobilefacenet_record(), &device)
+        .expect("bundled MobileFaceNet")
+        .net;
+    let config = FromMobileFaceNetConfig::new();
+    let path = dir.join("from_random.bpk");
+    save_from_mobilefacenet(&config.init_with(backbone, &device), &config, &path).unwrap();
+    path
+}
+
 pub fn fixture(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(relative)
 }

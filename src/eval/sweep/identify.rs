@@ -99,7 +99,7 @@ pub fn run_identification(
     let mut aligned: Vec<Vec<Option<RgbImage>>> = Vec::new();
     for &template in &templates {
         let (faces, _damaged) =
-            align_photos(&photos, finder, template, spec.cache_root.as_deref(), &mut cache, observer, cancel)?;
+            align_photos(&photos, None, finder, template, spec.cache_root.as_deref(), &mut cache, observer, cancel)?;
         aligned.push(faces);
     }
     // A photo counts as faceless if any template lost it, so that all paths rank the same probes.

@@ -25,15 +25,15 @@ use super::ScoresError;
 use super::conditions::{
     Condition, ConditionError, Occluders, RegionFill, SQUARE_SEED, SquareFillKind, face_area_fraction, region_occluder,
 };
-use super::folds::{fold_order, fold_scheme};
-use super::mask_contrast::{ContrastSums, MaskContrast, cell_coverage};
+use super::folds::fold_scheme;
+use super::mask_contrast::{FaceContrast, cell_coverage};
 use super::pairs::PairsFile;
+use super::partial::{PartialError, RawCondition, Shard, finish_condition};
 use super::results::{
-    CacheStats, ConditionResult, ModelIdentity, PairsSummary, PathInfo, PathResult, PhotoSummary, Protocol,
-    RegionOccluderInfo, STORED_ROC_POINTS, Seeds, Software, SweepResults, Timings,
+    CacheStats, ConditionResult, ModelIdentity, PairsSummary, PathInfo, PhotoSummary, Protocol, RegionOccluderInfo,
+    Seeds, Software, SweepResults, Timings,
 };
 use super::roc::TarRule;
-use super::verification::verification_report_with;
 use crate::align::FaceTemplate;
 use crate::face::cache::{CacheError, file_sha256};
 use crate::face::embedding_cache::{EmbeddingCache, EmbeddingPair};
@@ -133,6 +133,8 @@ pub struct SweepSpec {
     pub mask_contrast: bool,
     /// How TAR at FAR is read off the scores.
     pub tar_rule: TarRule,
+    /// Measure only this slice of the pairs, unfinished (`eval --shard`).
+    pub shard: Option<Shard>,
 }
 
 impl SweepSpec {
@@ -159,6 +161,7 @@ impl SweepSpec {
             cache_root: None,
             mask_contrast: false,
             tar_rule: TarRule::Roc,
+            shard: None,
         }
     }
 }
@@ -189,16 +192,23 @@ impl SweepObserver for Silent {}
 /// What [`run_sweep`] measured.
 pub struct SweepOutcome {
     pub paths: Vec<PathInfo>,
+    /// Every condition finished; empty for a shard, whose conditions are only measured.
     pub conditions: Vec<ConditionResult>,
+    /// Every condition as measured over this run's pairs (all of them, or a shard's).
+    pub raw: Vec<RawCondition>,
     pub photos: PhotoSummary,
     pub cache: CacheStats,
     pub timings: Timings,
     /// One example second face (the first pair's with a face) under each occluded condition.
     pub thumbnails: Vec<(Condition, RgbImage)>,
+    /// The distinct photos of the whole pairs list, in the order `raw` refers to them.
+    pub photo_paths: Vec<PathBuf>,
 }
 
-/// Runs the sweep. `cancel` is polled between photos and batches; once set, the sweep returns
-/// [`SweepError::Cancelled`] having written nothing but complete cache entries.
+/// Runs the sweep over every pair, or over [`SweepSpec::shard`]'s slice (measured, not finished:
+/// `partial::merge` finishes the shards together). `cancel` is polled between photos and
+/// batches; once set, the sweep returns [`SweepError::Cancelled`] having written nothing but
+/// complete cache entries.
 pub fn run_sweep(
     spec: &SweepSpec,
     models: &[SweepModel],
@@ -215,6 +225,13 @@ pub fn run_sweep(
     let mut cache = CacheStats { root: spec.cache_root.clone(), ..CacheStats::default() };
     finder.pick = spec.face_pick;
     finder.pre_aligned = spec.pre_aligned;
+    let selected = spec.shard.map_or(0..photos.pairs.len(), |s| s.range(photos.pairs.len()));
+    let pairs = &photos.pairs[selected.clone()];
+    let mut needed = vec![false; photos.len()];
+    for &(a, b) in pairs {
+        needed[a] = true;
+        needed[b] = true;
+    }
 
     let start = Instant::now();
     let mut templates: Vec<FaceTemplate> = Vec::new();
@@ -223,12 +240,14 @@ pub fn run_sweep(
             templates.push(m.model.template());
         }
     }
-    observer.stage(SweepStage::Align, photos.len() * templates.len());
+    let needed_count = needed.iter().filter(|&&n| n).count();
+    observer.stage(SweepStage::Align, needed_count * templates.len());
     let mut aligned: Vec<Vec<Option<RgbImage>>> = Vec::new();
     let mut damaged = Vec::new();
     for &template in &templates {
+        let root = spec.cache_root.as_deref();
         let (faces, damaged_here) =
-            photos::align_photos(&photos, finder, template, spec.cache_root.as_deref(), &mut cache, observer, cancel)?;
+            photos::align_photos(&photos, Some(&needed), finder, template, root, &mut cache, observer, cancel)?;
         aligned.push(faces);
         damaged.extend(damaged_here);
     }
@@ -239,8 +258,11 @@ pub fn run_sweep(
     let has_face: Vec<bool> = (0..photos.len()).map(|p| aligned.iter().all(|faces| faces[p].is_some())).collect();
     let summary = PhotoSummary {
         distinct: photos.len(),
-        without_face: (0..photos.len()).filter(|&p| !has_face[p]).map(|p| photos.paths[p].clone()).collect(),
-        pairs_with_missing_face: photos.pairs.iter().filter(|&&(a, b)| !has_face[a] || !has_face[b]).count(),
+        without_face: (0..photos.len())
+            .filter(|&p| needed[p] && !has_face[p])
+            .map(|p| photos.paths[p].clone())
+            .collect(),
+        pairs_with_missing_face: pairs.iter().filter(|&&(a, b)| !has_face[a] || !has_face[b]).count(),
         damaged: damaged.iter().map(|&p| photos.paths[p].clone()).collect(),
     };
 
@@ -256,7 +278,7 @@ pub fn run_sweep(
     let has_clean = spec.conditions.contains(&Condition::Clean);
     let mut needs_clean = vec![false; photos.len()];
     let mut seconds: Vec<usize> = Vec::new();
-    for &(a, b) in &photos.pairs {
+    for &(a, b) in pairs {
         needs_clean[a] |= has_face[a];
         needs_clean[b] |= has_face[b] && has_clean;
         if has_face[b] {
@@ -265,6 +287,13 @@ pub fn run_sweep(
     }
     seconds.sort_unstable();
     seconds.dedup();
+    // The mask contrast of a second photo is measured once over all shards: by the shard of the
+    // first pair that has it second.
+    let mut first_pair_of = vec![usize::MAX; photos.len()];
+    for (i, &(_, b)) in photos.pairs.iter().enumerate().rev() {
+        first_pair_of[b] = i;
+    }
+    let owned: Vec<bool> = seconds.iter().map(|&b| selected.contains(&first_pair_of[b])).collect();
     let clean_photos: Vec<usize> = (0..photos.len()).filter(|&p| needs_clean[p]).collect();
     let occluded = spec.conditions.iter().filter(|c| c.is_occluded()).count();
     observer.stage(SweepStage::Embed, models.len() * (clean_photos.len() + occluded * seconds.len()));
@@ -278,10 +307,11 @@ pub fn run_sweep(
     }
 
     let paths = compared_paths(&models.iter().map(|m| (m.label.clone(), m.model.has_mask())).collect::<Vec<_>>());
+    let labels: Vec<String> = paths.iter().map(|p| p.label.clone()).collect();
     let contrast_model = models.iter().position(|m| m.model.has_mask()).filter(|_| spec.mask_contrast);
-    let file_same: Vec<bool> = spec.pairs.pairs.iter().map(|p| p.same).collect();
-    let order = fold_order(&file_same, fold_scheme(spec.pairs.layout));
-    let same: Vec<bool> = order.iter().map(|&i| file_same[i]).collect();
+    let same: Vec<bool> = spec.pairs.pairs.iter().map(|p| p.same).collect();
+    let folds = fold_scheme(spec.pairs.layout);
+    let mut raws = Vec::with_capacity(spec.conditions.len());
     let mut conditions = Vec::with_capacity(spec.conditions.len());
     for &condition in &spec.conditions {
         if cancel.load(Ordering::Relaxed) {
@@ -290,7 +320,7 @@ pub fn run_sweep(
         observer.condition_started(condition);
         let mut second_embeddings: Vec<Vec<Option<EmbeddingPair>>> = Vec::new();
         let mut area_by_photo = vec![0.0; photos.len()];
-        let mut mask_contrast = None;
+        let mut contrast = None;
         if condition.is_occluded() {
             let mut occlusion_masks: Vec<BinaryMask> = Vec::new();
             let mut occluded_faces: Vec<Vec<RgbImage>> = Vec::new();
@@ -325,8 +355,16 @@ pub fn run_sweep(
                 occluded_faces.push(out);
             }
             if let Some(m) = contrast_model {
-                let faces: Vec<&RgbImage> = occluded_faces[template_of(&models[m])].iter().collect();
-                mask_contrast = Some(measure_contrast(&models[m].model, &faces, &occlusion_masks, cancel)?);
+                let (faces, masks): (Vec<&RgbImage>, Vec<&BinaryMask>) = occluded_faces[template_of(&models[m])]
+                    .iter()
+                    .zip(&occlusion_masks)
+                    .zip(&owned)
+                    .filter(|(_, own)| **own)
+                    .map(|(pair, _)| pair)
+                    .unzip();
+                let measured = measure_contrast(&models[m].model, &faces, &masks, cancel)?;
+                let owners = seconds.iter().zip(&owned).filter(|(_, own)| **own).map(|(&p, _)| p);
+                contrast = Some(owners.zip(measured).collect());
             }
             for (m, model) in models.iter().enumerate() {
                 let inputs: Vec<&RgbImage> = occluded_faces[template_of(model)].iter().collect();
@@ -335,53 +373,64 @@ pub fn run_sweep(
                 second_embeddings.push(by_photo(photos.len(), &seconds, embedded));
             }
         }
-        let mut results = Vec::with_capacity(paths.len());
-        for path in &paths {
-            let second = if condition.is_occluded() { &second_embeddings[path.model] } else { &clean[path.model] };
-            let scores = score::pair_scores(&photos.pairs, &clean[path.model], second, path.embedding);
-            let scores: Vec<f32> = order.iter().map(|&i| scores[i]).collect();
-            let report = verification_report_with(&scores, &same, spec.tar_rule)
-                .map_err(|source| SweepError::Scores { condition, path: path.label.clone(), source })?;
-            results.push(PathResult { path: path.label.clone(), report: report.decimated(STORED_ROC_POINTS) });
-        }
-        let scored: Vec<f64> =
-            photos.pairs.iter().filter(|&&(_, b)| has_face[b]).map(|&(_, b)| area_by_photo[b]).collect();
-        let result = ConditionResult {
+        let scores = paths
+            .iter()
+            .map(|path| {
+                let second = if condition.is_occluded() { &second_embeddings[path.model] } else { &clean[path.model] };
+                score::pair_scores(pairs, &clean[path.model], second, path.embedding)
+            })
+            .collect();
+        let raw = RawCondition {
             condition,
-            label: condition.label(),
-            area_fraction: if scored.is_empty() { 0.0 } else { scored.iter().sum::<f64>() / scored.len() as f64 },
-            region_area_ratio: condition.region().map(Region::area_ratio),
-            occluded_faces: if condition.is_occluded() { seconds.len() } else { 0 },
-            paths: results,
-            mask_contrast,
+            scores,
+            areas: pairs.iter().map(|&(_, b)| has_face[b].then_some(area_by_photo[b])).collect(),
+            occluded: if condition.is_occluded() { seconds.clone() } else { Vec::new() },
+            contrast,
         };
-        observer.condition_finished(&result);
-        conditions.push(result);
+        if spec.shard.is_none() {
+            let result = finish_condition(&raw, &labels, &same, folds, spec.tar_rule).map_err(|e| match e {
+                PartialError::Scores { path, source, .. } => SweepError::Scores { condition, path, source },
+                other => SweepError::Invalid(other.to_string()),
+            })?;
+            observer.condition_finished(&result);
+            conditions.push(result);
+        }
+        raws.push(raw);
     }
     cache.damaged_recomputed += caches.iter().flatten().map(EmbeddingCache::damaged).sum::<usize>();
-    let thumbnails = thumbnails(spec, &photos, &aligned[0], &occluders);
+    let thumbnails = thumbnails(spec, &photos, pairs, &aligned[0], &occluders);
     let timings = Timings { align_s, embed_s: start.elapsed().as_secs_f64() };
-    Ok(SweepOutcome { paths, conditions, photos: summary, cache, timings, thumbnails })
+    Ok(SweepOutcome {
+        paths,
+        conditions,
+        raw: raws,
+        photos: summary,
+        cache,
+        timings,
+        thumbnails,
+        photo_paths: photos.paths.clone(),
+    })
 }
 
-/// The mask contrast of `model` on occluded `faces`, given each face's occlusion mask.
+/// The mask-contrast subtotals of `model` on each occluded face, given its occlusion mask (a
+/// face whose model output has no mask is skipped).
 fn measure_contrast(
     model: &FaceModel,
     faces: &[&RgbImage],
-    occlusions: &[BinaryMask],
+    occlusions: &[&BinaryMask],
     cancel: &AtomicBool,
-) -> Result<MaskContrast, SweepError> {
-    let mut sums = ContrastSums::default();
+) -> Result<Vec<FaceContrast>, SweepError> {
+    let mut out = Vec::with_capacity(faces.len());
     for (chunk, masks) in faces.chunks(MODEL_BATCH).zip(occlusions.chunks(MODEL_BATCH)) {
         if cancel.load(Ordering::Relaxed) {
             return Err(SweepError::Cancelled);
         }
         for (outputs, occlusion) in model.analyze(chunk)?.iter().zip(masks) {
             let Some(mask) = &outputs.mask else { continue };
-            sums.add(&mask.channel_mean(), &cell_coverage(occlusion, mask.height, mask.width));
+            out.push(FaceContrast::of(&mask.channel_mean(), &cell_coverage(occlusion, mask.height, mask.width)));
         }
     }
-    Ok(sums.finish())
+    Ok(out)
 }
 
 /// Fails early, before any slow work, on what would fail late.
@@ -422,10 +471,11 @@ fn by_photo(count: usize, photos: &[usize], embedded: Vec<EmbeddingPair>) -> Vec
 fn thumbnails(
     spec: &SweepSpec,
     photos: &photos::Photos,
+    pairs: &[(usize, usize)],
     faces: &[Option<RgbImage>],
     occluders: &Occluders,
 ) -> Vec<(Condition, RgbImage)> {
-    let Some(&(_, b)) = photos.pairs.iter().find(|&&(_, b)| faces[b].is_some()) else {
+    let Some(&(_, b)) = pairs.iter().find(|&&(_, b)| faces[b].is_some()) else {
         return Vec::new();
     };
     let example = faces[b].as_ref().expect("found above");

@@ -65,11 +65,14 @@ impl Photos {
     }
 }
 
-/// The aligned face of every photo for `template` (`None`: no face found), from the cache under
-/// `cache_root` or detected now (and then stored), and the indices of photos with damaged data
-/// (which are not cached, so every run finds and reports them).
+/// The aligned face of every photo for `template` (`None`: no face found, or not `needed`),
+/// from the cache under `cache_root` or detected now (and then stored), and the indices of photos
+/// with damaged data (which are not cached, so every run finds and reports them). `needed`
+/// (default: all) says which photos a shard of the sweep uses.
+#[allow(clippy::too_many_arguments, reason = "the sweep's shared state, passed through")]
 pub(super) fn align_photos(
     photos: &Photos,
+    needed: Option<&[bool]>,
     finder: &mut FaceFinder,
     template: FaceTemplate,
     cache_root: Option<&Path>,
@@ -81,27 +84,28 @@ pub(super) fn align_photos(
     finder.template = template;
     let finder = &*finder;
     let cache = cache_root.map(|root| AlignedCache::open(root, template, &finder.mode_name())).transpose()?;
-    let mut faces = Vec::with_capacity(photos.len());
-    for round in photos.paths.chunks(PHOTOS_PER_ROUND) {
+    let mut faces: Vec<Option<RgbImage>> = vec![None; photos.len()];
+    let todo: Vec<usize> = (0..photos.len()).filter(|&p| needed.is_none_or(|n| n[p])).collect();
+    for round in todo.chunks(PHOTOS_PER_ROUND) {
         if cancel.load(Ordering::Relaxed) {
             return Err(SweepError::Cancelled);
         }
         let found: Vec<Result<(CachedFace, bool, bool), SweepError>> =
-            round.par_iter().map(|path| aligned_face(finder, cache.as_ref(), path)).collect();
-        for result in found {
+            round.par_iter().map(|&p| aligned_face(finder, cache.as_ref(), &photos.paths[p])).collect();
+        for (&p, result) in round.iter().zip(found) {
             let (face, from_cache, is_damaged) = result?;
             if is_damaged {
-                damaged.push(faces.len());
+                damaged.push(p);
             }
             if from_cache {
                 stats.aligned_cached += 1;
             } else {
                 stats.aligned_fresh += 1;
             }
-            faces.push(match face {
+            faces[p] = match face {
                 CachedFace::Aligned(image) => Some(image),
                 CachedFace::NoFace => None,
-            });
+            };
             observer.advance(1);
         }
     }
