@@ -70,3 +70,45 @@ fn matches_pytorch_reference_on_wgpu_when_an_adapter_exists() {
         Err(why) => eprintln!("skipped: {why}"),
     }
 }
+
+/// The authors' two other decoders, `LResNet_Occ_2D` and `LResNet_Occ_FC`, built and run by their
+/// own `lib/models/fpn.py` (tools/from_variants_reference.py): the checkpoint's keys pick the
+/// decoder, and the outputs match theirs. Converted to a record, they give the same outputs.
+#[test]
+fn the_authors_2d_and_fc_decoders_load_by_their_keys_and_match_their_code() {
+    use maskscope::model::config::MaskDecoderKind;
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, kind) in [("2d", MaskDecoderKind::Spatial), ("fc", MaskDecoderKind::Embedding)] {
+        let checkpoint = fixture(&format!("from/from_tiny_{name}.pth.tar"));
+        let record = dir.path().join(format!("{name}.bpk"));
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_maskscope"))
+            .args(["--device", "cpu", "convert"])
+            .arg(&checkpoint)
+            .arg("-o")
+            .arg(&record)
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+        let io = read_tensors(&format!("from/from_tiny_{name}_io.safetensors"));
+        for (source, path) in [("checkpoint", &checkpoint), ("record", &record)] {
+            let loaded = load_from_net(path, &device).expect("the variant loads");
+            assert_eq!(loaded.config.decoder, kind, "{name} {source}");
+            let input = normalize_pixels(Tensor::<4>::from_data(take(&io, "input_raw"), &device));
+            let out = loaded.net.forward(input);
+            let label = |what: &str| format!("{name} ({source}) {what}");
+            let expected_mask = take(&io, "mask");
+            // Theirs is [batch, 1, h, w] (2d) or [batch, 512] (fc); ours is 4-D either way.
+            let values = out.mask.into_data().try_to_vec::<f32>().unwrap();
+            let mask = burn::tensor::TensorData::new(values, expected_mask.shape().to_vec());
+            assert_close(&mask, &expected_mask, TOLERANCE, &label("mask"));
+            for (ours, key) in [
+                (out.masked_embedding, "masked_embedding"),
+                (out.pattern_logits, "pattern_logits"),
+                (out.unmasked_embedding, "unmasked_embedding"),
+            ] {
+                assert_close(&ours.into_data(), &take(&io, key), TOLERANCE, &label(key));
+            }
+        }
+    }
+}

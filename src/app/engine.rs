@@ -14,6 +14,7 @@ use crate::assets;
 use crate::device::ComputeDevice;
 use crate::face::from_model::{FaceModel, FaceOutputs, Network, bundled_model_path};
 use crate::face::{Embedder, FaceFinder};
+use crate::model::config::MaskDecoderKind;
 use crate::model::from_mobilefacenet::FromMobileFaceNetConfig;
 use crate::model::mask_decoder::MaskDecoderConfig;
 use crate::model::mobilefacenet::MOBILEFACENET_FEATURES;
@@ -50,6 +51,8 @@ pub struct ModelInfo {
     /// The proximate occlusion patterns its predictor outputs (`None` without FROM heads).
     pub patterns: Option<PatternSet>,
     pub has_mask: bool,
+    /// Which of the official mask decoders it has (`None` without heads).
+    pub mask_kind: Option<MaskDecoderKind>,
     /// Shown in the UI, e.g. that the heads are untrained.
     pub notice: Option<String>,
     /// Where tensors run, e.g. "cpu (flex)".
@@ -112,10 +115,18 @@ fn load_inner(choice: &ModelChoice, device: &ComputeDevice) -> anyhow::Result<Lo
         ModelChoice::File(path) => {
             anyhow::ensure!(path.is_file(), "{}: no such file", path.display());
             let model = FaceModel::load(path, &device.device)?;
-            let notice = (!model.has_mask()).then(|| {
-                "a plain embedder without FROM heads: no mask and no patterns; FROM and baseline are the same"
-                    .to_string()
-            });
+            let notice = match model.mask_kind() {
+                None => Some(
+                    "a plain embedder without FROM heads: no mask and no patterns; FROM and baseline are the same"
+                        .to_string(),
+                ),
+                Some(MaskDecoderKind::Embedding) => Some(
+                    "LResNet_Occ_FC: its mask weighs the 512 embedding dimensions, not places on the face, so \
+                     it is shown as a strip, not as a heatmap"
+                        .to_string(),
+                ),
+                Some(_) => None,
+            };
             (model, notice)
         }
         ModelChoice::UntrainedHeads => {
@@ -140,6 +151,7 @@ fn load_inner(choice: &ModelChoice, device: &ComputeDevice) -> anyhow::Result<Lo
         template: model.template(),
         patterns: model.patterns().cloned(),
         has_mask: model.has_mask(),
+        mask_kind: model.mask_kind(),
         notice,
         device: device.info.short(),
     };

@@ -20,6 +20,7 @@ use super::state::{AppState, FaceId, HeatmapView, InferKey};
 use super::textures::Textures;
 use crate::device::ComputeDevice;
 use crate::heatmap::Plane;
+use crate::model::config::MaskDecoderKind;
 
 /// How the app starts.
 pub struct AppOptions {
@@ -230,7 +231,9 @@ impl Workbench {
         if self.heatmap_key == Some(key) {
             return;
         }
-        let Some(mask) = &inference.outputs.mask else {
+        let spatial = self.state.model.info.as_ref().is_some_and(|m| m.mask_kind != Some(MaskDecoderKind::Embedding));
+        let Some(mask) = inference.outputs.mask.as_ref().filter(|_| spatial) else {
+            // No mask, or one on the embedding: nothing to lay over the face.
             self.state.heatmap = None;
             self.heatmap_key = Some(key);
             return;

@@ -2,7 +2,7 @@
 //! checkpoint (or one of another width, depth or grid) loads without flags.
 
 use crate::model::FromNetConfig;
-use crate::model::config::{BACKBONE_STRIDE, MAX_INPUT_SIDE};
+use crate::model::config::{BACKBONE_STRIDE, MAX_INPUT_SIDE, MaskDecoderKind};
 use crate::patterns::grid_for_pattern_count;
 
 use super::CheckpointError;
@@ -20,6 +20,18 @@ fn dim(sd: &StateDict, key: &str, axis: usize) -> Result<usize, CheckpointError>
     shape.get(axis).copied().ok_or_else(|| {
         CheckpointError::infer(&sd.source, format!("key '{key}' has shape {shape:?}, expected rank > {axis}"))
     })
+}
+
+/// Which of the official mask decoders a state dict holds, by its keys: `reduces.*` belong to
+/// `LResNet_Occ_FC`, a seventh `mask` layer to `LResNet_Occ_2D`.
+pub fn infer_decoder(sd: &StateDict) -> MaskDecoderKind {
+    if sd.tensors.keys().any(|k| k.starts_with("reduces.")) {
+        MaskDecoderKind::Embedding
+    } else if sd.tensors.contains_key("mask.6.weight") {
+        MaskDecoderKind::Spatial
+    } else {
+        MaskDecoderKind::Channel
+    }
 }
 
 /// The configuration whose `init` has exactly this state dict's shapes (checked afterwards by
@@ -70,7 +82,8 @@ pub fn infer_from_net_config(sd: &StateDict) -> Result<FromNetConfig, Checkpoint
         .with_fpn_channels(fpn_channels)
         .with_embedding_dim(embedding_dim)
         .with_grid(grid)
-        .with_input_size(input_size);
+        .with_input_size(input_size)
+        .with_decoder(infer_decoder(sd));
     config.validate().map_err(|why| CheckpointError::infer(&sd.source, why))?;
     Ok(config)
 }

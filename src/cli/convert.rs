@@ -72,10 +72,11 @@ pub fn run(cli: &Cli, args: &ConvertArgs) -> anyhow::Result<()> {
     }
     let config = &loaded.config;
     println!(
-        "read {} tensors from {} ({:?}): widths {:?}, blocks {:?}, fpn {}, embedding {}, {} patterns (K={}), input {}x{}",
+        "read {} tensors from {} ({:?}): {}, widths {:?}, blocks {:?}, fpn {}, embedding {}, {} patterns (K={}), input {}x{}",
         loaded.applied,
         args.input.display(),
         loaded.format,
+        config.decoder.official_name(),
         config.widths,
         config.blocks,
         config.fpn_channels,

@@ -115,6 +115,12 @@ pub fn run(cli: &Cli, args: &InspectArgs) -> anyhow::Result<()> {
     let device = cli.compute_device()?.device;
     let model_path = args.model.clone().unwrap_or_else(bundled_model_path);
     let model = FaceModel::load(&model_path, &device).with_context(|| format!("loading {}", model_path.display()))?;
+    if args.overlay.is_some() && !model.has_spatial_mask() {
+        bail!(
+            "--overlay: {} has no mask over the face to draw (no FROM heads, or LResNet_Occ_FC's mask on the embedding)",
+            model_path.display()
+        );
+    }
     let mut finder = FaceFinder::load(&assets::mtcnn_dir(), model.template(), &device)?;
     finder.pick = args.face;
     finder.strict = args.strict;
@@ -165,7 +171,7 @@ pub fn run(cli: &Cli, args: &InspectArgs) -> anyhow::Result<()> {
             let mut line = face_json(path, &p.found, finder.pre_aligned);
             add_outputs(&mut line, &model, &out, args, condition, p);
             println!("{line}");
-            if let (Some(dir), Some(mask)) = (&args.overlay, &out.mask) {
+            if let (Some(dir), Some(mask), true) = (&args.overlay, &out.mask, model.has_spatial_mask()) {
                 let plane = Plane::from_mask(mask, &style);
                 let caption = match condition {
                     Some(c) => format!("{}: {} ({})", key, describe(&style), c.label()),
@@ -203,11 +209,13 @@ fn add_outputs(
     line["occluded_area"] = json!(p.occluded_area);
     line["true_pattern"] = json!(p.true_pattern);
     line["mask"] = match &out.mask {
-        Some(mask) => {
+        Some(mask) if model.has_spatial_mask() => {
             let mean = mask.channel_mean();
             let rows: Vec<&[f32]> = mean.chunks(mask.width).collect();
-            json!({ "height": mask.height, "width": mask.width, "channels": mask.channels, "mean": rows })
+            json!({ "kind": "spatial", "height": mask.height, "width": mask.width, "channels": mask.channels, "mean": rows })
         }
+        // LResNet_Occ_FC: one value per embedding dimension, not a map over the face.
+        Some(mask) => json!({ "kind": "embedding", "values": mask.values }),
         None => Value::Null,
     };
     line["patterns"] = match model.patterns() {

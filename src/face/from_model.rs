@@ -15,6 +15,7 @@ use crate::checkpoint::record::{self, FROM_LRESNET, FROM_MOBILEFACENET};
 use crate::checkpoint::{CheckpointError, load_from_net};
 use crate::face::Embedder;
 use crate::face::embedding_cache::EmbeddingPair;
+use crate::model::config::MaskDecoderKind;
 use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig, MOBILEFACENET_FEATURE_SIDE};
 use crate::model::from_mobilefacenet_cpu::CpuFromMobileFaceNet;
 use crate::model::mobilefacenet::{MOBILEFACENET_FEATURES, MobileFaceNet, normalize_mobilefacenet};
@@ -210,6 +211,21 @@ impl FaceModel {
 
     pub fn has_mask(&self) -> bool {
         !matches!(self.network, Network::Plain { .. })
+    }
+
+    /// Which mask its decoder makes (`None` without heads): only `Channel` and `Spatial` masks
+    /// lie over the face; an `Embedding` mask weighs the embedding's dimensions.
+    pub fn mask_kind(&self) -> Option<MaskDecoderKind> {
+        match &self.network {
+            Network::FromMobileFaceNet { .. } => Some(MaskDecoderKind::Channel),
+            Network::FromLResNet { config, .. } => Some(config.decoder),
+            Network::Plain { .. } => None,
+        }
+    }
+
+    /// Whether its mask lies over the face (a heatmap of it means something).
+    pub fn has_spatial_mask(&self) -> bool {
+        self.mask_kind().is_some_and(|k| k != MaskDecoderKind::Embedding)
     }
 
     fn check_sizes(&self, faces: &[&RgbImage], offset: usize) -> Result<(), ModelError> {

@@ -20,6 +20,34 @@ pub const MAX_CHANNELS: usize = 2048;
 pub const MAX_BLOCKS_PER_STAGE: usize = 32;
 pub const MAX_INPUT_SIDE: usize = 448;
 
+/// Which of the official code's mask decoders (`lib/models/fpn.py`) the network has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskDecoderKind {
+    /// `LResNet_Occ` (the paper's FROM): a mask of C5's shape, one value per channel and cell.
+    #[default]
+    Channel,
+    /// `LResNet_Occ_2D`: one spatial map over C5's cells, the same for every channel.
+    Spatial,
+    /// `LResNet_Occ_FC`: a mask on the embedding (one value per embedding dimension), not spatial.
+    Embedding,
+}
+
+impl MaskDecoderKind {
+    /// The official class this decoder comes from.
+    pub fn official_name(self) -> &'static str {
+        match self {
+            MaskDecoderKind::Channel => "LResNet_Occ",
+            MaskDecoderKind::Spatial => "LResNet_Occ_2D",
+            MaskDecoderKind::Embedding => "LResNet_Occ_FC",
+        }
+    }
+}
+
+/// Channels of the embedding-mask decoder's reduced pyramid map (`reduces.*` of
+/// `LResNet_Occ_FC`, fixed at 64 there).
+pub const EMBEDDING_MASK_REDUCED: usize = 64;
+
 /// Builds [`FromNet`](super::FromNet). The defaults are the official LResNet50E-IR-FROM;
 /// a reduced configuration (narrow widths, one block per stage) tests cheaply.
 #[derive(Config, Debug, PartialEq)]
@@ -42,6 +70,9 @@ pub struct FromNetConfig {
     /// Input height and width; both must be multiples of 16.
     #[config(default = "FROM_INPUT_SIZE")]
     pub input_size: [usize; 2],
+    /// The mask decoder (configurations written before it existed are the paper's).
+    #[config(default = "MaskDecoderKind::Channel")]
+    pub decoder: MaskDecoderKind,
 }
 
 impl FromNetConfig {
@@ -54,6 +85,15 @@ impl FromNetConfig {
     pub fn flat_features(&self) -> usize {
         let [h, w] = self.feature_size();
         self.widths[3] * h * w
+    }
+
+    /// Length of the pattern predictor's input: the flattened mask (repeated over the channels
+    /// for the spatial decoder, as the official code repeats it), or the embedding mask.
+    pub fn pattern_features(&self) -> usize {
+        match self.decoder {
+            MaskDecoderKind::Channel | MaskDecoderKind::Spatial => self.flat_features(),
+            MaskDecoderKind::Embedding => self.embedding_dim,
+        }
     }
 
     /// Number of proximate occlusion patterns, "no occlusion" included.

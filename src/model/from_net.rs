@@ -8,14 +8,15 @@ use super::config::FromNetConfig;
 use super::fpn::{Fpn, FpnConfig};
 use super::heads::{FlatHead, FlatHeadConfig};
 use super::lresnet::{BackboneFeatures, LResNet, LResNetConfig};
-use super::mask_decoder::{MaskDecoder, MaskDecoderConfig};
+use super::mask_decoder::MaskHead;
 use crate::checkpoint::{TorchParams, TorchVisitor, join};
 
 /// Everything one forward pass yields.
 ///
 /// # Shapes
 /// - `masked_embedding`, `unmasked_embedding`: `[batch, embedding_dim]`
-/// - `mask`: `[batch, widths[3], h, w]` (7 x 6 for 112 x 96 faces)
+/// - `mask`: `[batch, widths[3], h, w]` (7 x 6 for 112 x 96 faces); the spatial decoder's
+///   `[batch, 1, h, w]`; the embedding decoder's `[batch, embedding_dim, 1, 1]`
 /// - `pattern_logits`: `[batch, patterns]`
 #[derive(Debug, Clone)]
 pub struct FromOutput {
@@ -29,7 +30,7 @@ pub struct FromOutput {
 pub struct FromNet {
     pub backbone: LResNet,
     pub fpn: Fpn,
-    pub mask: MaskDecoder,
+    pub mask: MaskHead,
     pub fc: FlatHead,
     pub regress: FlatHead,
 }
@@ -45,9 +46,9 @@ impl FromNetConfig {
         FromNet {
             backbone: LResNetConfig::new(self.widths, self.blocks).init(device),
             fpn: FpnConfig::new([c3, c4, c5], self.fpn_channels).init(device),
-            mask: MaskDecoderConfig::new(self.fpn_channels, c5).init(device),
+            mask: MaskHead::init(self, device),
             fc: FlatHeadConfig::new(flat, self.embedding_dim, true).init(device),
-            regress: FlatHeadConfig::new(flat, self.pattern_count(), false).init(device),
+            regress: FlatHeadConfig::new(self.pattern_features(), self.pattern_count(), false).init(device),
         }
     }
 }
@@ -85,11 +86,22 @@ impl FromNet {
         self.heads(features.c5, mask)
     }
 
-    /// Embeddings and pattern logits from C5 and a mask.
+    /// Embeddings and pattern logits from C5 and a mask of the decoder's shape.
     pub fn heads(&self, c5: Tensor<4>, mask: Tensor<4>) -> FromOutput {
-        let masked_embedding = self.fc.forward(c5.clone() * mask.clone());
-        let unmasked_embedding = self.fc.forward(c5);
-        let pattern_logits = self.regress.forward(mask.clone());
+        let unmasked_embedding = self.fc.forward(c5.clone());
+        let (masked_embedding, pattern_logits) = match &self.mask {
+            MaskHead::Channel(_) => (self.fc.forward(c5 * mask.clone()), self.regress.forward(mask.clone())),
+            MaskHead::Spatial(_) => {
+                // The official code repeats the map over the channels before both uses.
+                let channels = c5.dims()[1];
+                let repeated = mask.clone().repeat_dim(1, channels);
+                (self.fc.forward(c5 * repeated.clone()), self.regress.forward(repeated))
+            }
+            MaskHead::Embedding(_) => {
+                let on_embedding: Tensor<2> = mask.clone().flatten(1, 3);
+                (unmasked_embedding.clone() * on_embedding, self.regress.forward(mask.clone()))
+            }
+        };
         FromOutput { masked_embedding, mask, pattern_logits, unmasked_embedding }
     }
 }
@@ -99,7 +111,7 @@ impl TorchParams for FromNet {
     fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
         self.backbone.visit_torch(prefix, v);
         self.fpn.visit_torch(&join(prefix, "fpn"), v);
-        self.mask.visit_torch(&join(prefix, "mask"), v);
+        self.mask.visit_official(prefix, v);
         self.fc.visit_torch(&join(prefix, "fc"), v);
         self.regress.visit_torch(&join(prefix, "regress"), v);
     }

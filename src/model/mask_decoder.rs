@@ -1,14 +1,23 @@
-//! FROM's mask decoder: Conv3x3 s2 -> PReLU -> BN -> Conv3x3 s2 -> Sigmoid turns the pyramid's
-//! top-down map X3 into a soft mask with the shape of C5 (values in (0, 1), 0 = corrupted).
+//! FROM's mask decoders, the three of the official `lib/models/fpn.py`, each turning the
+//! pyramid's top-down map X3 into a soft mask (values in (0, 1), 0 = corrupted):
+//!
+//! - [`MaskDecoder`] (`LResNet_Occ`, the paper's): Conv3x3 s2 -> PReLU -> BN -> Conv3x3 s2 ->
+//!   Sigmoid, a mask of C5's shape;
+//! - [`SpatialMaskDecoder`] (`LResNet_Occ_2D`): the same two stages, then PReLU -> BN -> Conv3x3
+//!   s1 to one channel -> Sigmoid: one map over C5's cells, shared by every channel;
+//! - [`EmbeddingMaskDecoder`] (`LResNet_Occ_FC`): Conv3x3 s2 -> PReLU -> BN -> Conv3x3 s2 to 64
+//!   -> PReLU -> BN (`reduces`), flattened, then BN1d -> Linear -> BN1d -> Sigmoid (`mask`): a
+//!   mask on the embedding, one value per dimension.
 
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
-use burn::nn::{BatchNorm, PRelu};
+use burn::nn::{BatchNorm, Linear, LinearConfig, PRelu};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
 use super::block_ir::{batch_norm, conv3x3, prelu};
+use super::config::{EMBEDDING_MASK_REDUCED, FromNetConfig, MaskDecoderKind};
 use crate::checkpoint::{TorchParams, TorchVisitor, join};
 
 /// The initial logit of a mask decoder built with `start_open` (sigmoid(3) = 0.953).
@@ -73,5 +82,158 @@ impl TorchParams for MaskDecoder {
         self.prelu.visit_torch(&join(prefix, "1"), v);
         self.bn.visit_torch(&join(prefix, "2"), v);
         self.conv2.visit_torch(&join(prefix, "3"), v);
+    }
+}
+
+/// `LResNet_Occ_2D`'s decoder (see the module notes).
+#[derive(Module, Debug)]
+pub struct SpatialMaskDecoder {
+    pub conv1: Conv2d,
+    pub prelu1: PRelu,
+    pub bn1: BatchNorm,
+    pub conv2: Conv2d,
+    pub prelu2: PRelu,
+    pub bn2: BatchNorm,
+    pub conv3: Conv2d,
+}
+
+impl SpatialMaskDecoder {
+    fn init(fpn_channels: usize, c5_channels: usize, device: &Device) -> Self {
+        let (f, c) = (fpn_channels, c5_channels);
+        Self {
+            conv1: conv3x3([f, f], 2, false, device),
+            prelu1: prelu(f, device),
+            bn1: batch_norm(f, device),
+            conv2: conv3x3([f, c], 2, false, device),
+            prelu2: prelu(c, device),
+            bn2: batch_norm(c, device),
+            conv3: conv3x3([c, 1], 1, false, device),
+        }
+    }
+
+    /// # Shapes
+    /// - input (X3): `[batch, fpn, 4h, 4w]`
+    /// - output: `[batch, 1, h, w]`
+    pub fn forward(&self, x3: Tensor<4>) -> Tensor<4> {
+        let x = self.bn1.forward(self.prelu1.forward(self.conv1.forward(x3)));
+        let x = self.bn2.forward(self.prelu2.forward(self.conv2.forward(x)));
+        sigmoid(self.conv3.forward(x))
+    }
+}
+
+impl TorchParams for SpatialMaskDecoder {
+    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
+        self.conv1.visit_torch(&join(prefix, "0"), v);
+        self.prelu1.visit_torch(&join(prefix, "1"), v);
+        self.bn1.visit_torch(&join(prefix, "2"), v);
+        self.conv2.visit_torch(&join(prefix, "3"), v);
+        self.prelu2.visit_torch(&join(prefix, "4"), v);
+        self.bn2.visit_torch(&join(prefix, "5"), v);
+        self.conv3.visit_torch(&join(prefix, "6"), v);
+    }
+}
+
+/// `LResNet_Occ_FC`'s decoder (see the module notes): `reduces` then `mask` in the official keys.
+#[derive(Module, Debug)]
+pub struct EmbeddingMaskDecoder {
+    pub reduce_conv1: Conv2d,
+    pub reduce_prelu1: PRelu,
+    pub reduce_bn1: BatchNorm,
+    pub reduce_conv2: Conv2d,
+    pub reduce_prelu2: PRelu,
+    pub reduce_bn2: BatchNorm,
+    pub bn_in: BatchNorm,
+    pub linear: Linear,
+    pub bn_out: BatchNorm,
+}
+
+impl EmbeddingMaskDecoder {
+    fn init(fpn_channels: usize, cells: usize, embedding_dim: usize, device: &Device) -> Self {
+        let (f, r) = (fpn_channels, EMBEDDING_MASK_REDUCED);
+        Self {
+            reduce_conv1: conv3x3([f, f], 2, false, device),
+            reduce_prelu1: prelu(f, device),
+            reduce_bn1: batch_norm(f, device),
+            reduce_conv2: conv3x3([f, r], 2, false, device),
+            reduce_prelu2: prelu(r, device),
+            reduce_bn2: batch_norm(r, device),
+            bn_in: batch_norm(r * cells, device),
+            linear: LinearConfig::new(r * cells, embedding_dim).init(device),
+            bn_out: batch_norm(embedding_dim, device),
+        }
+    }
+
+    /// # Shapes
+    /// - input (X3): `[batch, fpn, 4h, 4w]`
+    /// - output: `[batch, embedding_dim, 1, 1]` (4-D like the other masks, not spatial)
+    pub fn forward(&self, x3: Tensor<4>) -> Tensor<4> {
+        let x = self.reduce_bn1.forward(self.reduce_prelu1.forward(self.reduce_conv1.forward(x3)));
+        let x = self.reduce_bn2.forward(self.reduce_prelu2.forward(self.reduce_conv2.forward(x)));
+        let x: Tensor<2> = x.flatten(1, 3);
+        let x = self.bn_out.forward(self.linear.forward(self.bn_in.forward(x)));
+        let [batch, dim] = x.dims();
+        sigmoid(x).reshape([batch, dim, 1, 1])
+    }
+}
+
+impl EmbeddingMaskDecoder {
+    /// The official network keeps the reducing convolutions apart from the mask: `reduces.*` and
+    /// `mask.*` beside each other.
+    fn visit_official(&mut self, reduces: &str, mask: &str, v: &mut dyn TorchVisitor) {
+        self.reduce_conv1.visit_torch(&join(reduces, "0"), v);
+        self.reduce_prelu1.visit_torch(&join(reduces, "1"), v);
+        self.reduce_bn1.visit_torch(&join(reduces, "2"), v);
+        self.reduce_conv2.visit_torch(&join(reduces, "3"), v);
+        self.reduce_prelu2.visit_torch(&join(reduces, "4"), v);
+        self.reduce_bn2.visit_torch(&join(reduces, "5"), v);
+        self.bn_in.visit_torch(&join(mask, "0"), v);
+        self.linear.visit_torch(&join(mask, "1"), v);
+        self.bn_out.visit_torch(&join(mask, "2"), v);
+    }
+}
+
+/// The mask decoder of a [`FromNet`](super::FromNet): one of the three official ones.
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant, reason = "one decoder per network, held for its lifetime")]
+pub enum MaskHead {
+    Channel(MaskDecoder),
+    Spatial(SpatialMaskDecoder),
+    Embedding(EmbeddingMaskDecoder),
+}
+
+impl MaskHead {
+    pub fn init(config: &FromNetConfig, device: &Device) -> Self {
+        let (f, c5) = (config.fpn_channels, config.widths[3]);
+        match config.decoder {
+            MaskDecoderKind::Channel => MaskHead::Channel(MaskDecoderConfig::new(f, c5).init(device)),
+            MaskDecoderKind::Spatial => MaskHead::Spatial(SpatialMaskDecoder::init(f, c5, device)),
+            MaskDecoderKind::Embedding => {
+                let [h, w] = config.feature_size();
+                MaskHead::Embedding(EmbeddingMaskDecoder::init(f, h * w, config.embedding_dim, device))
+            }
+        }
+    }
+
+    /// The decoded mask: `[batch, C5 channels, h, w]` (channel), `[batch, 1, h, w]` (spatial) or
+    /// `[batch, embedding_dim, 1, 1]` (embedding).
+    pub fn forward(&self, x3: Tensor<4>) -> Tensor<4> {
+        match self {
+            MaskHead::Channel(d) => d.forward(x3),
+            MaskHead::Spatial(d) => d.forward(x3),
+            MaskHead::Embedding(d) => d.forward(x3),
+        }
+    }
+}
+
+impl MaskHead {
+    /// Visits the decoder under the official keys of the network at `prefix`: `mask.*`, and for
+    /// the embedding mask also `reduces.*`.
+    pub fn visit_official(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
+        let mask = join(prefix, "mask");
+        match self {
+            MaskHead::Channel(d) => d.visit_torch(&mask, v),
+            MaskHead::Spatial(d) => d.visit_torch(&mask, v),
+            MaskHead::Embedding(d) => d.visit_official(&join(prefix, "reduces"), &mask, v),
+        }
     }
 }

@@ -6,8 +6,9 @@ use std::path::Path;
 use egui_kittest::kittest::Queryable;
 use maskscope::align::FaceTemplate;
 use maskscope::app::samples;
+use maskscope::model::config::MaskDecoderKind;
 
-use super::{harness, options, settle};
+use super::{drop_files, harness, options, settle};
 
 /// "aligned crop" takes a 112x112 crop as it is: the template's five points become the landmarks
 /// (and the crop is the photo itself); unticked, the detector's points come back. The setting is
@@ -59,4 +60,36 @@ fn the_gallery_is_ranked_for_the_painted_face() {
         h.query_by_label("Colin_Powell: rank 1 of 2 with FROM, rank 1 of 2 with the baseline").is_some(),
         "the probe's identity ranks first on both paths"
     );
+}
+
+/// The authors' other decoders, dropped on the window: LResNet_Occ_2D shows its one spatial map
+/// as the heatmap; LResNet_Occ_FC's mask is on the embedding, so no heatmap is laid over the face
+/// and the mask panel says so beside a strip of its dimensions.
+#[test]
+fn the_2d_decoder_maps_the_face_and_the_fc_decoder_is_a_strip() {
+    let photo = samples::samples_dir().join(samples::FIRST_SAMPLE);
+    let mut h = harness(options(vec![photo], false));
+    settle(&mut h);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/from");
+
+    drop_files(&mut h, &[fixtures.join("from_tiny_2d.pth.tar")]);
+    settle(&mut h);
+    {
+        let state = &h.state().state;
+        assert_eq!(state.model.info.as_ref().unwrap().mask_kind, Some(MaskDecoderKind::Spatial));
+        let mask = state.current_inference().unwrap().outputs.mask.clone().unwrap();
+        assert_eq!((mask.channels, mask.height, mask.width), (1, 7, 6), "one map, not 32 copies");
+        let heatmap = state.heatmap.as_ref().expect("the map over the face");
+        assert_eq!((heatmap.plane.width, heatmap.plane.height), (6, 7));
+    }
+    assert!(h.query_by_label_contains("one spatial map, the same for every channel").is_some());
+
+    drop_files(&mut h, &[fixtures.join("from_tiny_fc.pth.tar")]);
+    settle(&mut h);
+    let state = &h.state().state;
+    assert_eq!(state.model.info.as_ref().unwrap().mask_kind, Some(MaskDecoderKind::Embedding));
+    let mask = state.current_inference().unwrap().outputs.mask.clone().unwrap();
+    assert_eq!(mask.values.len(), 512, "one value per embedding dimension");
+    assert!(state.heatmap.is_none(), "nothing is drawn over the face");
+    assert!(h.query_by_label_contains("masks the embedding, not the face").is_some());
 }

@@ -308,7 +308,8 @@ pub fn run_sweep(
 
     let paths = compared_paths(&models.iter().map(|m| (m.label.clone(), m.model.has_mask())).collect::<Vec<_>>());
     let labels: Vec<String> = paths.iter().map(|p| p.label.clone()).collect();
-    let contrast_model = models.iter().position(|m| m.model.has_mask()).filter(|_| spec.mask_contrast);
+    // Cells covered by an occlusion mean something only for a mask over the face.
+    let contrast_model = models.iter().position(|m| m.model.has_spatial_mask()).filter(|_| spec.mask_contrast);
     let same: Vec<bool> = spec.pairs.pairs.iter().map(|p| p.same).collect();
     let folds = fold_scheme(spec.pairs.layout);
     let mut raws = Vec::with_capacity(spec.conditions.len());
