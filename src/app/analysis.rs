@@ -8,9 +8,7 @@ use crate::patterns::{BinaryMask, PatternSet};
 use super::engine::Embedding;
 use super::state::FaceId;
 
-/// Cosine-similarity threshold of the bundled MobileFaceNet, chosen on LFW View 1 pairsDevTrain
-/// (the CLI's `verify` default; see the README).
-pub const DEFAULT_THRESHOLD: f32 = 0.395;
+pub use crate::face::embedder::DEFAULT_THRESHOLD;
 
 /// Patterns listed in the panel.
 pub const TOP_PATTERNS: usize = 5;

@@ -53,8 +53,8 @@ pub struct BenchArgs {
     /// `sweep`: use this many pairs (half same, half different, in file order); 0 = all.
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
-    /// `sweep`: the conditions (default: the 11 of the target: clean, the nine regions
-    /// and Occ-LFW-2.0).
+    /// `sweep`: the conditions (default: the 11 the LFW View 2 time target is set for: clean,
+    /// the nine regions and Occ-LFW-2.0).
     #[arg(long, default_value = "clean,regions,occ-lfw-2.0")]
     pub protocol: String,
 }

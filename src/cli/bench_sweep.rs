@@ -20,7 +20,8 @@ use crate::face::{Embedder, FaceFinder};
 use crate::model::from_mobilefacenet::FromMobileFaceNetConfig;
 use crate::occlusion::OccluderLibrary;
 
-/// LFW View 2: distinct photos in pairs.txt, and the conditions of the target.
+/// LFW View 2: distinct photos in pairs.txt, and the 11 conditions its time target is set for
+/// (clean, the nine regions, Occ-LFW-2.0: 10 minutes for the whole sweep).
 const VIEW2_PHOTOS: f64 = 7701.0;
 const VIEW2_CONDITIONS: f64 = 11.0;
 

@@ -8,12 +8,8 @@ use clap::Args;
 use super::Cli;
 use crate::align::FaceTemplate;
 use crate::assets;
-use crate::face::embedder::{EMBEDDER_TEMPLATE, cosine};
+use crate::face::embedder::{DEFAULT_THRESHOLD, EMBEDDER_TEMPLATE, cosine};
 use crate::face::{Embedder, FaceFinder, FacePick, FoundFace, damage_warning};
-
-/// Cosine above which two faces are called the same person by default (chosen on LFW View 1
-/// pairsDevTrain; `eval-pairs` prints the best threshold for other data).
-pub const DEFAULT_THRESHOLD: f32 = 0.395;
 
 /// `--aligned`, shared by every command that reads face photos.
 #[derive(Debug, Args)]

@@ -34,6 +34,11 @@ pub struct Embedder {
 /// The crop MobileFaceNet was trained on.
 pub const EMBEDDER_TEMPLATE: FaceTemplate = FaceTemplate::Arc112x112;
 
+/// Cosine similarity at or above which the bundled MobileFaceNet calls two faces the same person
+/// (chosen on LFW View 1 pairsDevTrain; `eval-pairs` prints the best threshold for other data):
+/// the default of `verify` and of the workbench.
+pub const DEFAULT_THRESHOLD: f32 = 0.395;
+
 impl Embedder {
     pub fn save(net: &MobileFaceNet, path: &Path) -> Result<(), CheckpointError> {
         record::save_module(net, path, MOBILEFACENET, &[])
