@@ -564,7 +564,7 @@ fn a_cancelled_sweep_stops_and_keeps_only_whole_cache_entries() {
     let file = read_pairs_any(&pairs, Some(&lfw_images())).unwrap();
     let conditions = parse_protocol("clean,nose,mouth", &SQUARE_SIDES).unwrap();
     let mut spec = SweepSpec::new(pairs.clone(), file, Some(lfw_images()), conditions);
-    spec.cache_root = Some(dir.path().join("cache"));
+    spec.setup.cache_root = Some(dir.path().join("cache"));
     let mut finder = FaceFinder::load(&assets::mtcnn_dir(), models[0].model.template(), &device).unwrap();
     let library = bundled_library();
     let cancel = AtomicBool::new(false);

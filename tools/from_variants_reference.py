@@ -28,10 +28,14 @@ import argparse
 import importlib.util
 import json
 import os
+import sys
 import zipfile
 
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import from_reference  # noqa: E402 - this folder's reference; its BN/PReLU randomisation is shared
 from safetensors.torch import save_file
 
 FILTER_LIST = [8, 8, 16, 24, 32, 226]
@@ -47,31 +51,20 @@ def load_official(path):
 
 
 def randomize_nontrivial(model, seed):
-    """Default init under ``torch.manual_seed(seed)`` (their own xavier init), then every BN and
-    PReLU parameter and buffer made non-trivial, so a wrong key or axis cannot go unnoticed.
-
-    To keep the committed files small (their classes fix the pyramid at 256 channels): weights
-    are rounded to multiples of 1/256, which the zip's deflate packs tightly, and the pyramid
-    layers their forward computes but never uses (P4_2, P5_2, P6, P7_2) are zero."""
-    g = torch.Generator().manual_seed(seed + 1)
+    """``from_reference.randomize_nontrivial`` (every BN and PReLU parameter and buffer made
+    non-trivial, so a wrong key or axis cannot go unnoticed), then, to keep the committed files
+    small (their classes fix the pyramid at 256 channels): weights rounded to multiples of 1/256,
+    which the zip's deflate packs tightly, and zeros in the pyramid layers their forward computes
+    but never uses (P4_2, P5_2, P6, P7_2). Conv and Linear biases get random values too."""
+    from_reference.randomize_nontrivial(model, seed)
+    g = torch.Generator().manual_seed(seed + 2)
+    unused = (["fpn", "P4_2"], ["fpn", "P5_2"], ["fpn", "P6"], ["fpn", "P7_2"])
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.split(".")[:2] in (["fpn", "P4_2"], ["fpn", "P5_2"], ["fpn", "P6"], ["fpn", "P7_2"]):
-                p.zero_()
-            else:
-                p.copy_(torch.round(p * 256) / 256)
         for m in model.modules():
-            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                c = m.num_features
-                m.weight.copy_(torch.rand(c, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(c, generator=g) * 0.1)
-                m.running_mean.copy_(torch.randn(c, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
-                m.num_batches_tracked.fill_(int(torch.randint(1, 100000, (1,), generator=g)))
-            elif isinstance(m, nn.PReLU):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 0.35 + 0.05)
-            elif isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None:
+            if isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None:
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+        for name, p in model.named_parameters():
+            p.copy_(torch.zeros_like(p) if name.split(".")[:2] in unused else torch.round(p * 256) / 256)
     return model
 
 

@@ -317,7 +317,8 @@ impl Workbench {
                 sweep.results = None;
                 sweep.message = None;
                 sweep.running = Some(Progress { stage: "starting".into(), done: 0, total: 1 });
-                self.jobs.run_batch(BatchJob::Sweep { pairs, images, limit: settings.sweep_limit });
+                let cache = self.state.cache_dir.clone();
+                self.jobs.run_batch(BatchJob::Sweep { pairs, images, limit: settings.sweep_limit, cache });
             }
             Command::CancelBatch => self.jobs.cancel_batch(),
         }

@@ -56,7 +56,7 @@ pub struct InferRequest {
 #[derive(Debug, Clone)]
 pub enum BatchJob {
     Sensitivity { face: RgbImage, reference: Embedding, spec: SensitivitySpec },
-    Sweep { pairs: PathBuf, images: PathBuf, limit: usize },
+    Sweep { pairs: PathBuf, images: PathBuf, limit: usize, cache: PathBuf },
 }
 
 pub enum Event {
@@ -391,6 +391,14 @@ impl LiveWorker {
     }
 }
 
+/// What the region sweep reads: the pairs file, its images, how many pairs, and the caches.
+struct SweepFiles {
+    pairs: PathBuf,
+    images: PathBuf,
+    limit: usize,
+    cache: PathBuf,
+}
+
 /// Labels of the region sweep's two networks (the sweep panel reads them back).
 pub const SWEEP_BASELINE: &str = "baseline";
 pub const SWEEP_FROM: &str = "FROM";
@@ -432,8 +440,9 @@ fn batch_loop(
                         sensitivity::compute(m, &face, &reference, spec, &cancel, progress)
                             .map(|map| send(Event::Sensitivity(map)))
                     }
-                    (Some((m, info)), BatchJob::Sweep { pairs, images, limit }) => {
-                        run_region_sweep(m, info, library.as_deref(), &device, &pairs, &images, limit, &cancel, &send)
+                    (Some((m, info)), BatchJob::Sweep { pairs, images, limit, cache }) => {
+                        let files = SweepFiles { pairs, images, limit, cache };
+                        run_region_sweep(m, info, library.as_deref(), &device, &files, &cancel, &send)
                     }
                 };
                 running.store(false, Ordering::SeqCst);
@@ -489,18 +498,17 @@ impl SweepObserver for Forward<'_> {
 /// The evaluation issue's sweep (`eval::sweep`) on a pairs file: clean and the nine Figure-1
 /// regions, for the clean-trained baseline network (the bundled pretrained MobileFaceNet,
 /// "baseline") and this model ("FROM", and "FROM, mask off" when it has a mask).
-#[allow(clippy::too_many_arguments)]
 fn run_region_sweep(
     model: &FaceModel,
     info: &ModelInfo,
     library: Option<&OccluderLibrary>,
     device: &ComputeDevice,
-    pairs: &std::path::Path,
-    images: &std::path::Path,
-    limit: usize,
+    files: &SweepFiles,
     cancel: &AtomicBool,
     send: &dyn Fn(Event),
 ) -> anyhow::Result<()> {
+    let SweepFiles { pairs, images, limit, .. } = files;
+    let (pairs, images, limit) = (pairs.as_path(), images.as_path(), *limit);
     let library = library.ok_or_else(|| anyhow::anyhow!("the occluder library did not load"))?;
     anyhow::ensure!(images.is_dir(), "{}: not a folder of images", images.display());
     let mut file = read_pairs_any(pairs, Some(images))?;
@@ -512,10 +520,16 @@ fn run_region_sweep(
         file.layout = None;
     }
     let conditions = std::iter::once(Condition::Clean).chain(Region::ALL.map(Condition::Region)).collect();
-    let spec = SweepSpec::new(pairs.to_path_buf(), file, Some(images.to_path_buf()), conditions);
-    let baseline = FaceModel::load(&crate::assets::mobilefacenet_record(), &device.device)?;
+    let mut spec = SweepSpec::new(pairs.to_path_buf(), file, Some(images.to_path_buf()), conditions);
+    // Aligned faces and the baseline's embeddings come from `maskscope eval`'s cache, so a second
+    // sweep (or one after an eval) skips them; the workbench's model is held in memory and is not
+    // identified by a file, so its embeddings are computed each time.
+    spec.setup.cache_root = Some(files.cache.clone());
+    let baseline_path = crate::assets::mobilefacenet_record();
+    let baseline = FaceModel::load(&baseline_path, &device.device)?;
+    let baseline_sha = crate::face::cache::file_sha256(&baseline_path).ok();
     let models = [
-        SweepModel { model: baseline, label: SWEEP_BASELINE.into(), sha256: None },
+        SweepModel { model: baseline, label: SWEEP_BASELINE.into(), sha256: baseline_sha },
         SweepModel { model: engine::share(model), label: SWEEP_FROM.into(), sha256: None },
     ];
     let mut finder = engine::face_finder(info.template, device)?;

@@ -305,6 +305,8 @@ pub struct AppState {
     pub last_dialog_dir: Option<PathBuf>,
     /// Where images pasted into the window are saved (they open from there like any photo).
     pub paste_dir: PathBuf,
+    /// The aligned-face and embedding caches the region sweep shares with `maskscope eval`.
+    pub cache_dir: PathBuf,
     /// The Help window (shortcuts and mouse gestures) is open.
     pub show_help: bool,
 }
@@ -343,6 +345,7 @@ impl AppState {
             sweep: SweepState::default(),
             last_dialog_dir: None,
             paste_dir: crate::face::cache::default_cache_root().join("pasted"),
+            cache_dir: crate::face::cache::default_cache_root(),
             show_help: false,
             toasts: Toasts::default(),
             path_input: String::new(),

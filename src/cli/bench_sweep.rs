@@ -80,7 +80,7 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     let mut finder = FaceFinder::load(&assets::mtcnn_dir(), models[0].model.template(), &device)?;
     let images_root = args.images.clone().or_else(|| pairs_path.parent().map(Path::to_path_buf));
     let mut spec = SweepSpec::new(pairs_path.clone(), pairs, images_root, conditions);
-    spec.cache_root = Some(scratch.0.join("cache"));
+    spec.setup.cache_root = Some(scratch.0.join("cache"));
     let cancel = cancel_on_ctrl_c()?;
     println!(
         "sweep bench on {}: {} pairs, {} conditions, model {} ({origin})",

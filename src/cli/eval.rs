@@ -22,7 +22,7 @@ use crate::eval::plots::write_atomic;
 use crate::eval::report::{OUTPUT_NAMES, write_outputs};
 use crate::eval::results::{ConditionResult, SweepResults};
 use crate::eval::roc::TarRule;
-use crate::eval::sweep::{SweepModel, SweepObserver, SweepSpec, SweepStage, run_sweep};
+use crate::eval::sweep::{SweepModel, SweepObserver, SweepSetup, SweepSpec, SweepStage, run_sweep};
 use crate::face::cache::{default_cache_root, file_sha256};
 use crate::face::from_model::bundled_model_path;
 use crate::face::{FaceFinder, FacePick};
@@ -147,9 +147,18 @@ impl SweepArgs {
         Ok(Loaded { picked, models, library, finder })
     }
 
-    /// Where the caches live, `None` with --no-cache.
-    pub(super) fn cache_root(&self) -> Option<PathBuf> {
-        (!self.no_cache).then(|| self.cache.clone().unwrap_or_else(default_cache_root))
+    /// How the sweep finds, caches and occludes faces.
+    pub(super) fn setup(&self) -> SweepSetup {
+        SweepSetup {
+            region_fill: self.region_fill,
+            square_fill: self.square_fill,
+            paste_background: self.paste_background,
+            occ_lfw_seed: self.occ_lfw_seed,
+            square_seed: self.square_seed,
+            face_pick: self.face,
+            pre_aligned: self.aligned.aligned,
+            cache_root: (!self.no_cache).then(|| self.cache.clone().unwrap_or_else(default_cache_root)),
+        }
     }
 }
 
@@ -257,15 +266,8 @@ pub fn run(cli: &Cli, args: &EvalArgs) -> anyhow::Result<()> {
     let outputs = OutputSet::prepare(&args.out)?;
     let Loaded { picked, models, library, mut finder } = sweep.load(cli)?;
     let mut spec = SweepSpec::new(args.pairs.clone(), pairs, images_root, conditions);
-    spec.region_fill = sweep.region_fill;
-    spec.square_fill = sweep.square_fill;
-    spec.paste_background = sweep.paste_background;
+    spec.setup = sweep.setup();
     spec.tar_rule = args.tar_rule;
-    spec.occ_lfw_seed = sweep.occ_lfw_seed;
-    spec.square_seed = sweep.square_seed;
-    spec.face_pick = sweep.face;
-    spec.pre_aligned = sweep.aligned.aligned;
-    spec.cache_root = sweep.cache_root();
     spec.mask_contrast = true;
     spec.shard = args.shard;
     let cancel = cancel_on_ctrl_c()?;

@@ -58,14 +58,7 @@ pub fn run(cli: &Cli, args: &IdentifyArgs) -> anyhow::Result<()> {
         gallery,
         probes,
         conditions,
-        region_fill: sweep.region_fill,
-        square_fill: sweep.square_fill,
-        paste_background: sweep.paste_background,
-        occ_lfw_seed: sweep.occ_lfw_seed,
-        square_seed: sweep.square_seed,
-        face_pick: sweep.face,
-        pre_aligned: sweep.aligned.aligned,
-        cache_root: sweep.cache_root(),
+        setup: sweep.setup(),
         max_rank: args.max_rank,
     };
     let cancel = cancel_on_ctrl_c()?;

@@ -10,7 +10,7 @@ use super::conditions::{Condition, RegionFill, SquareFillKind};
 use super::identification::IdentificationReport;
 use super::plots::{RegionBar, RegionBars, write_atomic, write_region_bars};
 use super::report::{ReportError, compared_pair, path_legend};
-use super::results::{CacheStats, Embedding, ModelIdentity, PathInfo, Seeds, Software};
+use super::results::{CacheStats, ModelIdentity, PathInfo, Seeds, Software, path_columns};
 use crate::occlusion::PasteBackground;
 
 /// Every file one run writes (an output set: older files of these names are replaced together).
@@ -100,12 +100,7 @@ impl IdentifyResults {
         writer.write_record(&header)?;
         for condition in &self.conditions {
             for path in &condition.paths {
-                let info = self.paths.iter().find(|p| p.label == path.path);
-                let model = info.and_then(|i| self.models.get(i.model)).map_or("", |m| m.label.as_str());
-                let embedding = info.map_or("", |i| match i.embedding {
-                    Embedding::Masked => "masked",
-                    Embedding::Unmasked => "unmasked",
-                });
+                let (model, embedding) = path_columns(&self.paths, &self.models, &path.path);
                 let r = &path.report;
                 let mut row = vec![
                     condition.condition.name(),

@@ -38,6 +38,18 @@ pub struct PathInfo {
     pub embedding: Embedding,
 }
 
+/// The model label and the embedding ("masked"/"unmasked") of the compared path `label`, as the
+/// CSV files write them (empty when unknown).
+pub fn path_columns<'a>(paths: &[PathInfo], models: &'a [ModelIdentity], label: &str) -> (&'a str, &'static str) {
+    let info = paths.iter().find(|p| p.label == label);
+    let model = info.and_then(|i| models.get(i.model)).map_or("", |m| m.label.as_str());
+    let embedding = info.map_or("", |i| match i.embedding {
+        Embedding::Masked => "masked",
+        Embedding::Unmasked => "unmasked",
+    });
+    (model, embedding)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelIdentity {
     pub label: String,
@@ -221,12 +233,7 @@ impl SweepResults {
         writer.write_record(CSV_HEADER)?;
         for condition in &self.conditions {
             for path in &condition.paths {
-                let info = self.paths.iter().find(|p| p.label == path.path);
-                let model = info.and_then(|i| self.models.get(i.model)).map_or("", |m| m.label.as_str());
-                let embedding = info.map_or("", |i| match i.embedding {
-                    Embedding::Masked => "masked",
-                    Embedding::Unmasked => "unmasked",
-                });
+                let (model, embedding) = path_columns(&self.paths, &self.models, &path.path);
                 let r = &path.report;
                 let tar = |far: f64| {
                     r.tar_at_far

@@ -413,6 +413,8 @@ fn region_sweep_on_sample_pairs_fills_the_bars_and_exports() {
 
     let mut h = harness(options(Vec::new(), false));
     settle(&mut h);
+    // Its caches go to the test's folder, not the user's.
+    h.state_mut().state.cache_dir = dir.path().join("cache");
     {
         let settings = &mut h.state_mut().state.settings;
         settings.sweep_pairs = pairs.display().to_string();

@@ -16,17 +16,16 @@ use rayon::prelude::*;
 use super::embed::embed_faces;
 use super::photos::{Photos, align_photos};
 use super::score::compared_paths;
-use super::{SweepError, SweepModel, SweepObserver, SweepStage};
-use crate::align::FaceTemplate;
-use crate::eval::conditions::{Condition, ConditionError, Occluders, RegionFill, SquareFillKind};
+use super::{SweepError, SweepModel, SweepObserver, SweepSetup, SweepStage, distinct_templates, embedding_caches};
+use crate::eval::conditions::{Condition, ConditionError};
 use crate::eval::identification::{Embeddings, LabelledImage, identify_with_faceless};
 use crate::eval::identify_results::{
     IdentifyCondition, IdentifyPathResult, IdentifyProtocol, IdentifyResults, PhotoSet,
 };
 use crate::eval::results::{CacheStats, Embedding, Seeds, Software};
+use crate::face::FaceFinder;
 use crate::face::embedding_cache::{EmbeddingCache, EmbeddingPair};
-use crate::face::{FaceFinder, FacePick};
-use crate::occlusion::{OccluderLibrary, PasteBackground, image_key};
+use crate::occlusion::{OccluderLibrary, image_key};
 
 /// What to identify and how.
 #[derive(Debug, Clone)]
@@ -37,14 +36,7 @@ pub struct IdentifySpec {
     pub probes: Vec<LabelledImage>,
     /// Conditions the probes are put under (the gallery stays clean).
     pub conditions: Vec<Condition>,
-    pub region_fill: RegionFill,
-    pub square_fill: SquareFillKind,
-    pub paste_background: PasteBackground,
-    pub occ_lfw_seed: u64,
-    pub square_seed: u64,
-    pub face_pick: FacePick,
-    pub pre_aligned: Option<FaceTemplate>,
-    pub cache_root: Option<PathBuf>,
+    pub setup: SweepSetup,
     /// Length of the CMC.
     pub max_rank: usize,
 }
@@ -71,10 +63,8 @@ pub fn run_identification(
             return Err(SweepError::Invalid(format!("the {what} folder holds no photos in identity folders")));
         }
     }
-    let occluders = Occluders::new(library, spec.region_fill, spec.square_fill, spec.occ_lfw_seed, spec.square_seed)?
-        .with_paste_background(spec.paste_background);
-    finder.pick = spec.face_pick;
-    finder.pre_aligned = spec.pre_aligned;
+    let occluders = spec.setup.occluders(library)?;
+    spec.setup.apply(finder);
     // Gallery photos first, then probes: one list, aligned in one pass per template.
     let key = |root: &PathBuf, image: &LabelledImage| image_key(image.path.strip_prefix(root).unwrap_or(&image.path));
     let photos = Photos {
@@ -88,18 +78,21 @@ pub fn run_identification(
         pairs: Vec::new(),
     };
     let gallery_count = spec.gallery.len();
-    let mut templates: Vec<FaceTemplate> = Vec::new();
-    for m in models {
-        if !templates.contains(&m.model.template()) {
-            templates.push(m.model.template());
-        }
-    }
-    let mut cache = CacheStats { root: spec.cache_root.clone(), ..CacheStats::default() };
+    let templates = distinct_templates(models);
+    let mut cache = CacheStats { root: spec.setup.cache_root.clone(), ..CacheStats::default() };
     observer.stage(SweepStage::Align, photos.paths.len() * templates.len());
     let mut aligned: Vec<Vec<Option<RgbImage>>> = Vec::new();
     for &template in &templates {
-        let (faces, _damaged) =
-            align_photos(&photos, None, finder, template, spec.cache_root.as_deref(), &mut cache, observer, cancel)?;
+        let (faces, _damaged) = align_photos(
+            &photos,
+            None,
+            finder,
+            template,
+            spec.setup.cache_root.as_deref(),
+            &mut cache,
+            observer,
+            cancel,
+        )?;
         aligned.push(faces);
     }
     // A photo counts as faceless if any template lost it, so that all paths rank the same probes.
@@ -114,13 +107,7 @@ pub fn run_identification(
         return Err(SweepError::Invalid("no face was found in any gallery photo".into()));
     }
     let template_of = |m: &SweepModel| templates.iter().position(|&t| t == m.model.template()).expect("listed above");
-    let caches: Vec<Option<EmbeddingCache>> = models
-        .iter()
-        .map(|m| match (&spec.cache_root, &m.sha256) {
-            (Some(root), Some(sha)) => EmbeddingCache::open(root, sha).map(Some),
-            _ => Ok(None),
-        })
-        .collect::<Result<_, _>>()?;
+    let caches = embedding_caches(spec.setup.cache_root.as_deref(), models)?;
     let occluded_conditions = spec.conditions.iter().filter(|c| c.is_occluded()).count();
     let has_clean = spec.conditions.contains(&Condition::Clean);
     observer.stage(
@@ -205,12 +192,12 @@ pub fn run_identification(
         protocol: IdentifyProtocol {
             conditions: spec.conditions.clone(),
             occluded_image: "probe".into(),
-            region_fill: spec.region_fill,
-            paste_background: spec.paste_background,
-            square_fill: spec.square_fill,
-            seeds: Seeds { occ_lfw_2_0: spec.occ_lfw_seed, square_positions: spec.square_seed },
-            face_pick: spec.face_pick.name().into(),
-            aligned_input: spec.pre_aligned.map(|t| t.name().to_string()),
+            region_fill: spec.setup.region_fill,
+            paste_background: spec.setup.paste_background,
+            square_fill: spec.setup.square_fill,
+            seeds: Seeds { occ_lfw_2_0: spec.setup.occ_lfw_seed, square_positions: spec.setup.square_seed },
+            face_pick: spec.setup.face_pick.name().into(),
+            aligned_input: spec.setup.pre_aligned.map(|t| t.name().to_string()),
             max_rank: spec.max_rank,
             ranking: "cosine similarity; an identity scores the maximum over its gallery images; a probe's rank is \
                       the number of identities scoring at least its own; probes without a face are misses"

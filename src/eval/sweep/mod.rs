@@ -108,15 +108,10 @@ impl SweepModel {
     }
 }
 
-/// What to evaluate and how.
+/// How a sweep finds, caches and occludes faces: what verification ([`SweepSpec`]) and
+/// identification ([`identify::IdentifySpec`]) share.
 #[derive(Debug, Clone)]
-pub struct SweepSpec {
-    /// The pairs file, for messages and the results.
-    pub pairs_file: PathBuf,
-    pub pairs: PairsFile,
-    /// Root the image keys (and thus the seeded occlusions) are taken relative to.
-    pub images_root: Option<PathBuf>,
-    pub conditions: Vec<Condition>,
+pub struct SweepSetup {
     pub region_fill: RegionFill,
     pub square_fill: SquareFillKind,
     /// What shows through pasted occluders (region fill `pasted`, `occ-lfw-2.0-pasted`).
@@ -128,6 +123,49 @@ pub struct SweepSpec {
     pub pre_aligned: Option<FaceTemplate>,
     /// Root of the aligned-face and embedding caches; `None` computes everything afresh.
     pub cache_root: Option<PathBuf>,
+}
+
+impl Default for SweepSetup {
+    /// The defaults of `maskscope eval`: occluder regions, grey squares, the standard seeds, the
+    /// central face (where LFW puts the labelled person), no cache.
+    fn default() -> Self {
+        Self {
+            region_fill: RegionFill::default(),
+            square_fill: SquareFillKind::default(),
+            paste_background: PasteBackground::default(),
+            occ_lfw_seed: OCC_LFW20_SEED,
+            square_seed: SQUARE_SEED,
+            face_pick: FacePick::Central,
+            pre_aligned: None,
+            cache_root: None,
+        }
+    }
+}
+
+impl SweepSetup {
+    /// The occlusions of every condition, from `library`.
+    pub fn occluders<'a>(&self, library: &'a OccluderLibrary) -> Result<Occluders<'a>, ConditionError> {
+        Ok(Occluders::new(library, self.region_fill, self.square_fill, self.occ_lfw_seed, self.square_seed)?
+            .with_paste_background(self.paste_background))
+    }
+
+    /// Sets `finder` to pick faces (or take aligned crops) as this setup says.
+    pub fn apply(&self, finder: &mut FaceFinder) {
+        finder.pick = self.face_pick;
+        finder.pre_aligned = self.pre_aligned;
+    }
+}
+
+/// What to evaluate and how.
+#[derive(Debug, Clone)]
+pub struct SweepSpec {
+    /// The pairs file, for messages and the results.
+    pub pairs_file: PathBuf,
+    pub pairs: PairsFile,
+    /// Root the image keys (and thus the seeded occlusions) are taken relative to.
+    pub images_root: Option<PathBuf>,
+    pub conditions: Vec<Condition>,
+    pub setup: SweepSetup,
     /// Measure the mask contrast of the first FROM model under each occluded condition (one
     /// more forward pass of its occluded faces, reading the masks).
     pub mask_contrast: bool,
@@ -138,8 +176,7 @@ pub struct SweepSpec {
 }
 
 impl SweepSpec {
-    /// The defaults of `maskscope eval`: occluder regions, grey squares, the standard seeds,
-    /// the central face (where LFW puts the labelled person), no cache.
+    /// [`SweepSetup`]'s defaults, no mask contrast, the ROC TAR rule, every pair.
     pub fn new(
         pairs_file: PathBuf,
         pairs: PairsFile,
@@ -151,14 +188,7 @@ impl SweepSpec {
             pairs,
             images_root,
             conditions,
-            region_fill: RegionFill::default(),
-            square_fill: SquareFillKind::default(),
-            paste_background: PasteBackground::default(),
-            occ_lfw_seed: OCC_LFW20_SEED,
-            square_seed: SQUARE_SEED,
-            face_pick: FacePick::Central,
-            pre_aligned: None,
-            cache_root: None,
+            setup: SweepSetup::default(),
             mask_contrast: false,
             tar_rule: TarRule::Roc,
             shard: None,
@@ -220,11 +250,9 @@ pub fn run_sweep(
     // Missing photos first: the most specific message about a broken pairs file.
     let photos = photos::Photos::collect(&spec.pairs.pairs, spec.images_root.as_deref())?;
     check_inputs(spec, models)?;
-    let occluders = Occluders::new(library, spec.region_fill, spec.square_fill, spec.occ_lfw_seed, spec.square_seed)?
-        .with_paste_background(spec.paste_background);
-    let mut cache = CacheStats { root: spec.cache_root.clone(), ..CacheStats::default() };
-    finder.pick = spec.face_pick;
-    finder.pre_aligned = spec.pre_aligned;
+    let occluders = spec.setup.occluders(library)?;
+    let mut cache = CacheStats { root: spec.setup.cache_root.clone(), ..CacheStats::default() };
+    spec.setup.apply(finder);
     let selected = spec.shard.map_or(0..photos.pairs.len(), |s| s.range(photos.pairs.len()));
     let pairs = &photos.pairs[selected.clone()];
     let mut needed = vec![false; photos.len()];
@@ -234,18 +262,13 @@ pub fn run_sweep(
     }
 
     let start = Instant::now();
-    let mut templates: Vec<FaceTemplate> = Vec::new();
-    for m in models {
-        if !templates.contains(&m.model.template()) {
-            templates.push(m.model.template());
-        }
-    }
+    let templates = distinct_templates(models);
     let needed_count = needed.iter().filter(|&&n| n).count();
     observer.stage(SweepStage::Align, needed_count * templates.len());
     let mut aligned: Vec<Vec<Option<RgbImage>>> = Vec::new();
     let mut damaged = Vec::new();
     for &template in &templates {
-        let root = spec.cache_root.as_deref();
+        let root = spec.setup.cache_root.as_deref();
         let (faces, damaged_here) =
             photos::align_photos(&photos, Some(&needed), finder, template, root, &mut cache, observer, cancel)?;
         aligned.push(faces);
@@ -268,13 +291,7 @@ pub fn run_sweep(
 
     let start = Instant::now();
     let template_of = |m: &SweepModel| templates.iter().position(|&t| t == m.model.template()).expect("listed above");
-    let caches: Vec<Option<EmbeddingCache>> = models
-        .iter()
-        .map(|m| match (&spec.cache_root, &m.sha256) {
-            (Some(root), Some(sha)) => EmbeddingCache::open(root, sha).map(Some),
-            _ => Ok(None),
-        })
-        .collect::<Result<_, _>>()?;
+    let caches = embedding_caches(spec.setup.cache_root.as_deref(), models)?;
     let has_clean = spec.conditions.contains(&Condition::Clean);
     let mut needs_clean = vec![false; photos.len()];
     let mut seconds: Vec<usize> = Vec::new();
@@ -413,6 +430,32 @@ pub fn run_sweep(
     })
 }
 
+/// The alignment templates the models read, each once, in model order.
+pub(super) fn distinct_templates(models: &[SweepModel]) -> Vec<FaceTemplate> {
+    let mut templates: Vec<FaceTemplate> = Vec::new();
+    for m in models {
+        if !templates.contains(&m.model.template()) {
+            templates.push(m.model.template());
+        }
+    }
+    templates
+}
+
+/// Each model's embedding cache under `root` (none without a root, or for a model built in
+/// memory).
+pub(super) fn embedding_caches(
+    root: Option<&Path>,
+    models: &[SweepModel],
+) -> Result<Vec<Option<EmbeddingCache>>, SweepError> {
+    models
+        .iter()
+        .map(|m| match (root, &m.sha256) {
+            (Some(root), Some(sha)) => Ok(Some(EmbeddingCache::open(root, sha)?)),
+            _ => Ok(None),
+        })
+        .collect()
+}
+
 /// The mask-contrast subtotals of `model` on each occluded face, given its occlusion mask (a
 /// face whose model output has no mask is skipped).
 fn measure_contrast(
@@ -507,16 +550,18 @@ impl SweepOutcome {
                 region: region.name().into(),
                 fill: {
                     let (class, name) = region_occluder(region);
-                    match spec.region_fill {
+                    match spec.setup.region_fill {
                         RegionFill::Occluder => format!("{class}/{name}"),
-                        RegionFill::Pasted => format!("{class}/{name} pasted over {}", spec.paste_background.name()),
+                        RegionFill::Pasted => {
+                            format!("{class}/{name} pasted over {}", spec.setup.paste_background.name())
+                        }
                         RegionFill::Grey => "grey".into(),
                     }
                 },
                 area_ratio: region.area_ratio(),
             })
             .collect();
-        let face_pick = match spec.face_pick {
+        let face_pick = match spec.setup.face_pick {
             FacePick::Central => "central",
             FacePick::Largest => "largest",
         };
@@ -538,13 +583,13 @@ impl SweepOutcome {
             protocol: Protocol {
                 conditions: spec.conditions.clone(),
                 occluded_image: "second".into(),
-                region_fill: spec.region_fill,
-                paste_background: spec.paste_background,
+                region_fill: spec.setup.region_fill,
+                paste_background: spec.setup.paste_background,
                 region_occluders,
-                square_fill: spec.square_fill,
-                seeds: Seeds { occ_lfw_2_0: spec.occ_lfw_seed, square_positions: spec.square_seed },
+                square_fill: spec.setup.square_fill,
+                seeds: Seeds { occ_lfw_2_0: spec.setup.occ_lfw_seed, square_positions: spec.setup.square_seed },
                 face_pick: face_pick.into(),
-                aligned_input: spec.pre_aligned.map(|t| t.name().to_string()),
+                aligned_input: spec.setup.pre_aligned.map(|t| t.name().to_string()),
                 missing_face_score: MISSING_FACE_SCORE,
                 folds: fold_scheme(spec.pairs.layout),
                 tar_rule: spec.tar_rule,
