@@ -87,7 +87,12 @@ pub fn detect_faces(detector: &Mtcnn, image: &RgbImage) -> Result<Vec<Detection>
     let mut padded = RgbImage::from_pixel(image.width() + 2 * margin, image.height() + 2 * margin, RETRY_FILL);
     image::imageops::replace(&mut padded, image, i64::from(margin), i64::from(margin));
     let shift = -(margin as f32);
-    Ok(detector.detect(&padded)?.into_iter().map(|d| d.translated(shift, shift)).collect())
+    match detector.detect(&padded) {
+        Ok(found) => Ok(found.into_iter().map(|d| d.translated(shift, shift)).collect()),
+        // The photo itself was searched: too large with its margin only means no second look.
+        Err(MtcnnError::ImageTooLarge { .. }) => Ok(Vec::new()),
+        Err(other) => Err(other),
+    }
 }
 
 /// Photos to detect at once, one per thread: a single detection leaves part of the machine idle
