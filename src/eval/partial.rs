@@ -98,15 +98,15 @@ pub struct RawCondition {
 }
 
 /// The metrics of a condition measured over every pair. `same` and the scores are in file
-/// order; `folds` is read through [`fold_order`] as the sweep does.
+/// order; `order` is the pairs' order in the 10-fold protocol ([`fold_order`], computed once per
+/// sweep).
 pub fn finish_condition(
     raw: &RawCondition,
     labels: &[String],
     same: &[bool],
-    folds: super::folds::FoldScheme,
+    order: &[usize],
     tar_rule: super::roc::TarRule,
 ) -> Result<ConditionResult, PartialError> {
-    let order = fold_order(same, folds);
     let same_ordered: Vec<bool> = order.iter().map(|&i| same[i]).collect();
     let mut paths = Vec::with_capacity(labels.len());
     for (label, scores) in labels.iter().zip(&raw.scores) {
@@ -213,6 +213,7 @@ pub fn merge(mut parts: Vec<(PathBuf, PartialSweep)>) -> Result<Merged, PartialE
 
     let labels: Vec<String> = first.results.paths.iter().map(|p| p.label.clone()).collect();
     let protocol = &first.results.protocol;
+    let order = fold_order(&first.same, protocol.folds);
     let mut conditions = Vec::with_capacity(first.raw.len());
     for c in 0..first.raw.len() {
         let mut whole = RawCondition {
@@ -238,7 +239,7 @@ pub fn merge(mut parts: Vec<(PathBuf, PartialSweep)>) -> Result<Merged, PartialE
         if let Some(all) = &mut whole.contrast {
             all.sort_by_key(|(photo, _)| *photo);
         }
-        conditions.push(finish_condition(&whole, &labels, &first.same, protocol.folds, protocol.tar_rule)?);
+        conditions.push(finish_condition(&whole, &labels, &first.same, &order, protocol.tar_rule)?);
     }
 
     // Photo facts: unions in photo order, counts summed (the shards' pairs are disjoint).

@@ -12,6 +12,7 @@ mod embed;
 pub mod identify;
 mod photos;
 mod score;
+mod spec;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,27 +23,24 @@ use image::RgbImage;
 use rayon::prelude::*;
 
 use super::ScoresError;
-use super::conditions::{
-    Condition, ConditionError, Occluders, RegionFill, SQUARE_SEED, SquareFillKind, face_area_fraction, region_occluder,
-};
-use super::folds::fold_scheme;
+use super::conditions::{Condition, ConditionError, Occluders, RegionFill, face_area_fraction, region_occluder};
+use super::folds::{fold_order, fold_scheme};
 use super::mask_contrast::{FaceContrast, cell_coverage};
-use super::pairs::PairsFile;
-use super::partial::{PartialError, RawCondition, Shard, finish_condition};
+use super::partial::{PartialError, RawCondition, finish_condition};
 use super::results::{
     CacheStats, ConditionResult, ModelIdentity, PairsSummary, PathInfo, PhotoSummary, Protocol, RegionOccluderInfo,
     Seeds, Software, SweepResults, Timings,
 };
-use super::roc::TarRule;
 use crate::align::FaceTemplate;
 use crate::face::cache::{CacheError, file_sha256};
 use crate::face::embedding_cache::{EmbeddingCache, EmbeddingPair};
 use crate::face::from_model::{FaceModel, MODEL_BATCH, ModelError, Network};
 use crate::face::{FaceError, FaceFinder, FacePick};
-use crate::occlusion::{OCC_LFW20_SEED, OccluderLibrary, OcclusionError, PasteBackground, Region};
+use crate::occlusion::{OccluderLibrary, OcclusionError, Region};
 use crate::patterns::BinaryMask;
 
 pub use score::{MISSING_FACE_SCORE, compared_paths};
+pub use spec::{SweepSetup, SweepSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -104,94 +102,6 @@ impl SweepModel {
             network: self.network_name().into(),
             has_mask: self.model.has_mask(),
             input_size: self.model.input_size(),
-        }
-    }
-}
-
-/// How a sweep finds, caches and occludes faces: what verification ([`SweepSpec`]) and
-/// identification ([`identify::IdentifySpec`]) share.
-#[derive(Debug, Clone)]
-pub struct SweepSetup {
-    pub region_fill: RegionFill,
-    pub square_fill: SquareFillKind,
-    /// What shows through pasted occluders (region fill `pasted`, `occ-lfw-2.0-pasted`).
-    pub paste_background: PasteBackground,
-    pub occ_lfw_seed: u64,
-    pub square_seed: u64,
-    pub face_pick: FacePick,
-    /// The photos are crops aligned to this template, used without detection (`--aligned`).
-    pub pre_aligned: Option<FaceTemplate>,
-    /// Root of the aligned-face and embedding caches; `None` computes everything afresh.
-    pub cache_root: Option<PathBuf>,
-}
-
-impl Default for SweepSetup {
-    /// The defaults of `maskscope eval`: occluder regions, grey squares, the standard seeds, the
-    /// central face (where LFW puts the labelled person), no cache.
-    fn default() -> Self {
-        Self {
-            region_fill: RegionFill::default(),
-            square_fill: SquareFillKind::default(),
-            paste_background: PasteBackground::default(),
-            occ_lfw_seed: OCC_LFW20_SEED,
-            square_seed: SQUARE_SEED,
-            face_pick: FacePick::Central,
-            pre_aligned: None,
-            cache_root: None,
-        }
-    }
-}
-
-impl SweepSetup {
-    /// The occlusions of every condition, from `library`.
-    pub fn occluders<'a>(&self, library: &'a OccluderLibrary) -> Result<Occluders<'a>, ConditionError> {
-        Ok(Occluders::new(library, self.region_fill, self.square_fill, self.occ_lfw_seed, self.square_seed)?
-            .with_paste_background(self.paste_background))
-    }
-
-    /// Sets `finder` to pick faces (or take aligned crops) as this setup says.
-    pub fn apply(&self, finder: &mut FaceFinder) {
-        finder.pick = self.face_pick;
-        finder.pre_aligned = self.pre_aligned;
-    }
-}
-
-/// What to evaluate and how.
-#[derive(Debug, Clone)]
-pub struct SweepSpec {
-    /// The pairs file, for messages and the results.
-    pub pairs_file: PathBuf,
-    pub pairs: PairsFile,
-    /// Root the image keys (and thus the seeded occlusions) are taken relative to.
-    pub images_root: Option<PathBuf>,
-    pub conditions: Vec<Condition>,
-    pub setup: SweepSetup,
-    /// Measure the mask contrast of the first FROM model under each occluded condition (one
-    /// more forward pass of its occluded faces, reading the masks).
-    pub mask_contrast: bool,
-    /// How TAR at FAR is read off the scores.
-    pub tar_rule: TarRule,
-    /// Measure only this slice of the pairs, unfinished (`eval --shard`).
-    pub shard: Option<Shard>,
-}
-
-impl SweepSpec {
-    /// [`SweepSetup`]'s defaults, no mask contrast, the ROC TAR rule, every pair.
-    pub fn new(
-        pairs_file: PathBuf,
-        pairs: PairsFile,
-        images_root: Option<PathBuf>,
-        conditions: Vec<Condition>,
-    ) -> Self {
-        Self {
-            pairs_file,
-            pairs,
-            images_root,
-            conditions,
-            setup: SweepSetup::default(),
-            mask_contrast: false,
-            tar_rule: TarRule::Roc,
-            shard: None,
         }
     }
 }
@@ -328,7 +238,7 @@ pub fn run_sweep(
     // Cells covered by an occlusion mean something only for a mask over the face.
     let contrast_model = models.iter().position(|m| m.model.has_spatial_mask()).filter(|_| spec.mask_contrast);
     let same: Vec<bool> = spec.pairs.pairs.iter().map(|p| p.same).collect();
-    let folds = fold_scheme(spec.pairs.layout);
+    let order = fold_order(&same, fold_scheme(spec.pairs.layout));
     let mut raws = Vec::with_capacity(spec.conditions.len());
     let mut conditions = Vec::with_capacity(spec.conditions.len());
     for &condition in &spec.conditions {
@@ -406,7 +316,7 @@ pub fn run_sweep(
             contrast,
         };
         if spec.shard.is_none() {
-            let result = finish_condition(&raw, &labels, &same, folds, spec.tar_rule).map_err(|e| match e {
+            let result = finish_condition(&raw, &labels, &same, &order, spec.tar_rule).map_err(|e| match e {
                 PartialError::Scores { path, source, .. } => SweepError::Scores { condition, path, source },
                 other => SweepError::Invalid(other.to_string()),
             })?;
