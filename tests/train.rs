@@ -12,14 +12,16 @@ use common::fixture;
 use maskscope::assets;
 use maskscope::checkpoint::record;
 use maskscope::face::Embedder;
+use maskscope::face::tensor::faces_to_tensor;
 use maskscope::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig};
 use maskscope::model::mask_decoder::OPEN_MASK_LOGIT;
+use maskscope::model::mobilefacenet::normalize_mobilefacenet;
 use maskscope::occlusion::{OccluderLibrary, OcclusionStyle, RandomOcclusion};
 use maskscope::train::config::{EmbeddingLoss, OptimizerKind, TrainConfig, Trainable};
 use maskscope::train::data::{FaceSet, Sample, list_photo_sets};
 use maskscope::train::losses::{CosFaceHead, cross_entropy, distill};
 use maskscope::train::prefix::FrozenPrefix;
-use maskscope::train::run::{EpochMetrics, TrainNet, faces_to_tensor};
+use maskscope::train::run::{EpochMetrics, TrainNet};
 use maskscope::train::{TrainEvent, TrainInputs, train};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -94,7 +96,7 @@ fn training_steps_lower_the_loss_on_a_tiny_batch() {
         batch.push(face);
     }
     let clean: Vec<_> = faces.samples.iter().take(8).map(|s| &s.face).collect();
-    let teacher = backbone.valid().forward(faces_to_tensor(&clean, &device.clone().without_autodiff()));
+    let teacher = backbone.valid().forward(network_input(&clean, &device.clone().without_autodiff()));
     let teacher = Tensor::<2>::from_data(teacher.into_data(), &device);
 
     let mut net = TrainNet { from: FromMobileFaceNetConfig::new().init_with(backbone.clone(), &device), cosface: None };
@@ -102,7 +104,7 @@ fn training_steps_lower_the_loss_on_a_tiny_batch() {
     let mut optim = SgdConfig::new().with_momentum(Some(MomentumConfig::new())).init();
     let inputs: Vec<_> = batch.iter().collect();
     let loss_of = |net: &TrainNet| {
-        let out = net.from.forward(faces_to_tensor(&inputs, &device));
+        let out = net.from.forward(network_input(&inputs, &device));
         distill(out.masked_embedding, teacher.clone()) + cross_entropy(out.pattern_logits, &labels)
     };
     let conv1_before = net.from.mask.conv1.weight.val().into_data();
@@ -242,7 +244,7 @@ fn the_frozen_prefix_forward_equals_the_whole_forward() {
     let net = FromMobileFaceNetConfig::new().init_with(backbone.clone(), &device);
     let set = fixture_faces();
     let faces: Vec<&image::RgbImage> = set.samples.iter().take(5).map(|s| &s.face).collect();
-    let whole = net.forward(faces_to_tensor(&faces, &device));
+    let whole = net.forward(network_input(&faces, &device));
     let prefix = FrozenPrefix::c3(&backbone, &device).unwrap();
     assert!(matches!(prefix, FrozenPrefix::CpuC3(_)), "the CPU device runs the prefix on the CPU inference path");
     let split = prefix.forward(&net, &faces, &device);
@@ -394,7 +396,7 @@ fn mask_sparsity_adds_its_weighted_mean_and_opens_the_mask() {
     };
     let batch = StepBatch { faces, labels: vec![0; 4], identities: vec![0; 4], targets: Vec::new() };
     let removed = {
-        let out = net.from.forward(faces_to_tensor(&batch.faces.iter().collect::<Vec<_>>(), &device));
+        let out = net.from.forward(network_input(&batch.faces.iter().collect::<Vec<_>>(), &device));
         scalar(out.mask.neg().add_scalar(1.0).mean())
     };
     assert!(removed > 0.01, "the open start still removes a little: {removed}");
@@ -472,4 +474,9 @@ fn a_pattern_template_run_keeps_the_predictor_statistics_and_learns_from_the_fil
     let (net, _) = fixture_run(TrainConfig::new());
     let bn_in = stats(&net.regress.bn_in);
     assert!(bn_in > 1e-3, "the authors' predictor normalises with batch statistics: {bn_in}");
+}
+
+/// Faces as MobileFaceNet-based networks take them (raw pixels, normalised).
+fn network_input(faces: &[&image::RgbImage], device: &burn::tensor::Device) -> burn::tensor::Tensor<4> {
+    normalize_mobilefacenet(faces_to_tensor(faces, device))
 }

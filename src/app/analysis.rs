@@ -6,9 +6,7 @@ use crate::face::embedder::cosine;
 use crate::patterns::{BinaryMask, PatternSet};
 
 use super::engine::Embedding;
-use super::state::FaceId;
-
-pub use crate::face::embedder::DEFAULT_THRESHOLD;
+use super::ids::FaceId;
 
 /// Patterns listed in the panel.
 pub const TOP_PATTERNS: usize = 5;
@@ -88,6 +86,7 @@ pub fn same_person(similarity: f32, threshold: f32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::face::embedder::DEFAULT_THRESHOLD;
     use crate::patterns::Rect;
 
     #[test]

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use super::dialogs::DialogKind;
 use super::engine::ModelChoice;
-use super::state::FaceId;
+use super::ids::FaceId;
+use super::messages::DialogKind;
 use crate::align::Point;
 use crate::occlusion::Region;
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use super::jobs::{Event, Notify};
+use super::messages::{DialogKind, DialogResult, Event, Notify};
 
 const IMAGE_EXTENSIONS: [&str; 7] = ["jpg", "jpeg", "png", "bmp", "gif", "webp", "JPG"];
 const MODEL_EXTENSIONS: [&str; 6] = ["bpk", "burnpack", "mpk", "tar", "pth", "safetensors"];
@@ -22,24 +22,6 @@ pub const FILE_DIALOG_ENV: &str = "MASKSCOPE_FILE_DIALOG";
 /// Whether [`FILE_DIALOG_ENV`] asks for maskscope's own browser.
 pub fn builtin_requested() -> bool {
     std::env::var(FILE_DIALOG_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("builtin"))
-}
-
-/// What a dialog is for; decides its filters and what happens with the answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DialogKind {
-    OpenFaces,
-    OpenReferences,
-    OpenModel,
-    OpenSession,
-    SaveSession,
-    ExportOccluded,
-    ExportOverlay,
-    ExportSensitivity,
-    PickPairs,
-    PickImages,
-    LoadThreshold,
-    /// The sweep results in one format: "png", "svg", "csv" or "json".
-    ExportSweep(&'static str),
 }
 
 /// What the user is asked for.
@@ -101,13 +83,6 @@ impl DialogKind {
             },
         }
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct DialogResult {
-    pub kind: DialogKind,
-    /// Empty when the user cancelled.
-    pub paths: Vec<PathBuf>,
 }
 
 /// Opens at most one system dialog at a time.

@@ -6,16 +6,16 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::command::Command;
-use super::dialogs::DialogKind;
 use super::document::{OccluderRef, Op};
 use super::engine::ModelChoice;
 use super::events::default_landmarks;
 use super::export;
-use super::jobs::{BatchJob, Event, Task};
+use super::ids::FaceId;
+use super::messages::{BatchJob, DialogKind, Event, Progress, Task};
 use super::sensitivity::SensitivitySpec;
 use super::session::Session;
 use super::settings::RegionFill;
-use super::state::{FaceId, FaceStatus, Progress};
+use super::state::FaceStatus;
 use super::workbench::Workbench;
 use crate::eval::conditions::region_occluder;
 use crate::eval::plots::{RegionBars, render_region_bars_png_bytes, render_region_bars_svg_string, write_atomic};
@@ -240,7 +240,7 @@ impl Workbench {
                 self.dialogs.open(kind, start, events, notify);
             }
             Command::SaveSession(path) => {
-                Session::from_state(&self.state).write(&path)?;
+                self.state.to_session().write(&path)?;
                 self.state.toasts.info(format!("session saved to {}", path.display()));
             }
             Command::OpenSession(path) => self.open_session(&path)?,

@@ -4,10 +4,10 @@ use std::path::Path;
 
 use super::analysis::similarities;
 use super::command::Command;
-use super::dialogs::{DialogKind, DialogResult};
 use super::engine::ModelChoice;
 use super::file_browser::FileBrowser;
-use super::jobs::{Event, SWEEP_BASELINE, SWEEP_FROM};
+use super::jobs::{SWEEP_BASELINE, SWEEP_FROM};
+use super::messages::{DialogKind, DialogResult, Event};
 use super::state::{FaceStatus, HistoryPoint, Inference};
 use super::workbench::Workbench;
 use crate::align::{FaceTemplate, Point};

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use eframe::egui;
 use egui_file::{FileDialog, State};
 
-use super::dialogs::{DialogKind, DialogMode, DialogResult};
+use super::dialogs::DialogMode;
+use super::messages::{DialogKind, DialogResult};
 
 pub struct FileBrowser {
     kind: DialogKind,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use eframe::egui::{self, Key, KeyboardShortcut, Modifiers};
 
 use super::command::Command;
-use super::dialogs::DialogKind;
+use super::messages::DialogKind;
 use super::settings::Tool;
 use super::state::AppState;
 

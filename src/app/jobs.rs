@@ -15,113 +15,21 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use image::RgbImage;
-
-use super::dialogs::{DialogKind, DialogResult};
-use super::engine::{self, Embedding, LoadedModel, ModelChoice, ModelInfo};
-use super::sensitivity::{self, SensitivityMap, SensitivitySpec};
-use super::state::{FaceId, InferKey, Progress};
+use super::engine::{self, LoadedModel, ModelChoice, ModelInfo};
+use super::ids::FaceId;
+use super::messages::{BatchJob, Event, InferRequest, Notify, Progress, Task};
+use super::sensitivity;
 use crate::device::ComputeDevice;
 use crate::error_text::error_message;
 use crate::eval::conditions::Condition;
 use crate::eval::pairs::read_pairs_any;
-use crate::eval::results::{ConditionResult, SweepResults};
+use crate::eval::results::ConditionResult;
 use crate::eval::sweep::{SweepModel, SweepObserver, SweepSpec, SweepStage, run_sweep};
 use crate::face::Embedder;
-use crate::face::from_model::{FaceModel, FaceOutputs};
+use crate::face::from_model::FaceModel;
 use crate::face::{damage_warning, detect_faces, read_photo};
-use crate::mtcnn::{Detection, Mtcnn};
+use crate::mtcnn::Mtcnn;
 use crate::occlusion::{OccluderLibrary, Region};
-use crate::patterns::BinaryMask;
-
-/// Wakes the UI (egui's `request_repaint`; a no-op in the benchmark).
-pub type Notify = Arc<dyn Fn() + Send + Sync>;
-
-/// Ordered work for the live thread.
-#[derive(Debug)]
-pub enum Task {
-    LoadModel(ModelChoice),
-    Detect { face: FaceId, path: PathBuf },
-    Embed { face: FaceId, align_revision: u64, image: RgbImage },
-}
-
-/// One live inference: the occluded face and its painted mask.
-#[derive(Debug, Clone)]
-pub struct InferRequest {
-    pub key: InferKey,
-    pub image: RgbImage,
-    pub painted: BinaryMask,
-}
-
-#[derive(Debug, Clone)]
-pub enum BatchJob {
-    Sensitivity { face: RgbImage, reference: Embedding, spec: SensitivitySpec },
-    Sweep { pairs: PathBuf, images: PathBuf, limit: usize, cache: PathBuf },
-}
-
-pub enum Event {
-    ModelLoaded {
-        generation: u64,
-        info: ModelInfo,
-    },
-    ModelFailed {
-        choice: ModelChoice,
-        error: String,
-    },
-    Library(Result<Arc<OccluderLibrary>, String>),
-    Detected {
-        face: FaceId,
-        photo: Arc<RgbImage>,
-        detections: Vec<Detection>,
-        /// The warning for a photo whose data is damaged (decoded with parts filled in).
-        damage: Option<String>,
-    },
-    DetectFailed {
-        face: FaceId,
-        error: String,
-    },
-    Embedded {
-        face: FaceId,
-        align_revision: u64,
-        generation: u64,
-        embedding: Embedding,
-    },
-    EmbedFailed {
-        face: FaceId,
-        error: String,
-    },
-    Inferred {
-        request: InferRequest,
-        outputs: FaceOutputs,
-        /// The baseline network's embedding of the same face.
-        baseline: Option<Vec<f32>>,
-        elapsed: Duration,
-    },
-    InferFailed {
-        key: InferKey,
-        error: String,
-    },
-    Progress(Progress),
-    /// `None`: cancelled.
-    Sensitivity(Option<SensitivityMap>),
-    SweepCondition(ConditionResult),
-    SweepDone {
-        results: Box<SweepResults>,
-        thumbnails: Vec<(Condition, RgbImage)>,
-    },
-    BatchFailed(String),
-    Dialog(DialogResult),
-    /// The system had no dialog to show (`reason`), or maskscope's own browser was asked for
-    /// (`None`): open that browser instead.
-    DialogUnavailable {
-        kind: DialogKind,
-        start_dir: Option<PathBuf>,
-        reason: Option<String>,
-    },
-    Notice(String),
-    /// A pasted image written to a file (or why it could not be).
-    PastedImageSaved(Result<PathBuf, String>),
-}
 
 #[derive(Default)]
 struct LiveQueue {

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use super::document::Op;
 use super::settings::Settings;
-use super::state::AppState;
 use crate::align::{FaceTemplate, Point};
 
 pub const SESSION_VERSION: u32 = 1;
@@ -34,25 +33,6 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn from_state(state: &AppState) -> Self {
-        let template = state.template();
-        let faces: Vec<SessionFace> = state
-            .faces
-            .iter()
-            .map(|f| SessionFace {
-                path: std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone()),
-                landmarks: f.landmarks,
-                hand_placed: f.hand_placed,
-                chosen: f.chosen,
-                is_reference: f.is_reference,
-                template,
-                ops: f.doc.ops().to_vec(),
-            })
-            .collect();
-        let probe = state.probe.and_then(|id| state.faces.iter().position(|f| f.id == id));
-        Self { version: SESSION_VERSION, faces, probe, settings: state.settings.clone() }
-    }
-
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
         let json = serde_json::to_string_pretty(self)?;
         crate::eval::plots::write_atomic(path, json.as_bytes())?;

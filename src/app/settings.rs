@@ -4,10 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::analysis::DEFAULT_THRESHOLD;
 use super::document::OccluderRef;
 use super::engine::ModelChoice;
 use crate::face::FacePick;
+use crate::face::embedder::DEFAULT_THRESHOLD;
 use crate::heatmap::HeatmapStyle;
 
 /// eframe storage key.

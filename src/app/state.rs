@@ -10,8 +10,10 @@ use image::RgbImage;
 use super::analysis::Similarity;
 use super::document::{Document, OccluderRef};
 use super::engine::{Embedding, ModelInfo};
+use super::ids::{FaceId, InferKey};
+use super::messages::Progress;
 use super::sensitivity::SensitivityMap;
-use super::session::SessionFace;
+use super::session::{SESSION_VERSION, Session, SessionFace};
 use super::settings::Settings;
 use super::toasts::Toasts;
 use crate::align::{self, AlignedFace, FaceTemplate, Point};
@@ -22,10 +24,6 @@ use crate::face::from_model::FaceOutputs;
 use crate::heatmap::Plane;
 use crate::mtcnn::Detection;
 use crate::occlusion::OccluderLibrary;
-
-/// A loaded photo, for the lifetime of the app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct FaceId(pub u64);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaceStatus {
@@ -126,15 +124,6 @@ impl FaceEntry {
     }
 }
 
-/// Identifies what an inference was run on, to drop results that an edit has overtaken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct InferKey {
-    pub face: FaceId,
-    pub align_revision: u64,
-    pub doc_revision: u64,
-    pub model_generation: u64,
-}
-
 /// The newest model output for the face being edited.
 #[derive(Debug, Clone)]
 pub struct Inference {
@@ -162,20 +151,6 @@ pub struct HeatmapView {
 pub struct HistoryPoint {
     pub edit: u64,
     pub similarities: Vec<Similarity>,
-}
-
-/// Progress of a long job.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Progress {
-    pub stage: String,
-    pub done: usize,
-    pub total: usize,
-}
-
-impl Progress {
-    pub fn fraction(&self) -> f32 {
-        if self.total == 0 { 0.0 } else { (self.done as f32 / self.total as f32).clamp(0.0, 1.0) }
-    }
 }
 
 #[derive(Debug, Default)]
@@ -312,6 +287,28 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The session that reopens this state: photos by path, their landmarks and painted
+    /// operations, and the settings.
+    pub fn to_session(&self) -> Session {
+        let state = self;
+        let template = state.template();
+        let faces: Vec<SessionFace> = state
+            .faces
+            .iter()
+            .map(|f| SessionFace {
+                path: std::fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone()),
+                landmarks: f.landmarks,
+                hand_placed: f.hand_placed,
+                chosen: f.chosen,
+                is_reference: f.is_reference,
+                template,
+                ops: f.doc.ops().to_vec(),
+            })
+            .collect();
+        let probe = state.probe.and_then(|id| state.faces.iter().position(|f| f.id == id));
+        Session { version: SESSION_VERSION, faces, probe, settings: state.settings.clone() }
+    }
+
     /// The stamp occluder to place: the one chosen in the settings, else the first of its class,
     /// else the library's first.
     pub fn selected_stamp(&self) -> Option<OccluderRef> {

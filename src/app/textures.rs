@@ -46,7 +46,7 @@ impl Textures {
 pub fn face_thumbnail(
     textures: &mut Textures,
     ctx: &egui::Context,
-    id: crate::app::state::FaceId,
+    id: crate::app::ids::FaceId,
     face: &crate::app::state::FaceEntry,
 ) -> Option<egui::TextureHandle> {
     face.aligned.as_ref().map(|a| {

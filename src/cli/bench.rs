@@ -82,7 +82,7 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn bench_faces(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
+pub fn run_faces(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     use crate::face::embedder::EMBEDDER_TEMPLATE;
     use crate::face::{Embedder, FaceFinder, read_rgb};
 
@@ -119,23 +119,26 @@ fn bench_faces(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
-    match args.target {
-        BenchTarget::Faces => return bench_faces(cli, args),
-        BenchTarget::Sweep => return super::bench_sweep::run(cli, args),
-        BenchTarget::Train => return super::bench_train::run(cli, args),
-        BenchTarget::Gui => {
-            // The live path is specified on the CPU backend; `--device gpu` times the GPU instead.
-            let device = match cli.device {
-                crate::device::DeviceRequest::Gpu => cli.compute_device()?,
-                _ => crate::device::ComputeDevice::cpu(),
-            };
-            print!("{}", crate::app::bench::run(args.runs, device)?);
-            return Ok(());
-        }
-        BenchTarget::From => {}
+impl BenchArgs {
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.runs > 0, "--runs must be at least 1");
+        Ok(())
     }
+}
+
+/// `bench gui`: the workbench's live path.
+pub fn run_gui(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
+    // The live path is specified on the CPU backend; `--device gpu` times the GPU instead.
+    let device = match cli.device {
+        crate::device::DeviceRequest::Gpu => cli.compute_device()?,
+        _ => crate::device::ComputeDevice::cpu(),
+    };
+    print!("{}", crate::app::bench::run(args.runs, device)?);
+    Ok(())
+}
+
+/// `bench from`: the FROM network's forward pass at each batch size.
+pub fn run_from(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     let picked = cli.compute_device()?;
     let device = picked.device;
     let (net, config): (FromNet, FromNetConfig) = match &args.model {

@@ -20,6 +20,7 @@ mod train;
 use clap::{Parser, Subcommand};
 
 use crate::device::{self, ComputeDevice, DEVICE_ENV, DeviceRequest};
+use bench::BenchTarget;
 
 #[derive(Debug, Parser)]
 #[command(name = "maskscope", version, about = "Occluded face recognition workbench (FROM)")]
@@ -100,7 +101,16 @@ pub fn run() -> anyhow::Result<()> {
         Command::Pairs(args) => pairs::run(args),
         Command::Patterns(args) => patterns::run(args),
         Command::Train(args) => train::run(&cli, args),
-        Command::Bench(args) => bench::run(&cli, args),
+        Command::Bench(args) => {
+            args.check()?;
+            match args.target {
+                BenchTarget::From => bench::run_from(&cli, args),
+                BenchTarget::Faces => bench::run_faces(&cli, args),
+                BenchTarget::Gui => bench::run_gui(&cli, args),
+                BenchTarget::Sweep => bench_sweep::run(&cli, args),
+                BenchTarget::Train => bench_train::run(&cli, args),
+            }
+        }
         Command::Gui(args) => crate::app::launch(cli.compute_device()?, args),
     }
 }

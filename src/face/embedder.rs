@@ -2,11 +2,12 @@
 
 use std::path::Path;
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use image::RgbImage;
 
 use crate::align::FaceTemplate;
 use crate::checkpoint::{CheckpointError, record};
+use crate::face::tensor::faces_to_tensor;
 use crate::model::cpu_layers::CpuNetError;
 use crate::model::mobilefacenet::{MobileFaceNet, MobileFaceNetConfig, normalize_mobilefacenet};
 use crate::model::mobilefacenet_cpu::CpuMobileFaceNet;
@@ -69,14 +70,7 @@ impl Embedder {
                 out.extend(cpu.embed(chunk));
                 continue;
             }
-            let mut pixels = Vec::with_capacity(chunk.len() * 3 * 112 * 112);
-            for face in chunk {
-                for c in 0..3 {
-                    pixels.extend(face.pixels().map(|p| f32::from(p.0[c])));
-                }
-            }
-            let input = Tensor::<4>::from_data(TensorData::new(pixels, [chunk.len(), 3, 112, 112]), &self.device);
-            let embeddings = self.net.forward(normalize_mobilefacenet(input));
+            let embeddings = self.net.forward(normalize_mobilefacenet(faces_to_tensor(chunk, &self.device)));
             let dim = embeddings.dims()[1];
             let values =
                 embeddings.into_data().try_to_vec::<f32>().map_err(|e| EmbedderError::Readback(format!("{e:?}")))?;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
 use crate::align::FaceTemplate;
@@ -15,6 +15,7 @@ use crate::checkpoint::record::{self, FROM_LRESNET, FROM_MOBILEFACENET};
 use crate::checkpoint::{CheckpointError, load_from_net};
 use crate::face::Embedder;
 use crate::face::embedding_cache::EmbeddingPair;
+use crate::face::tensor::faces_to_tensor;
 use crate::model::config::MaskDecoderKind;
 use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig, MOBILEFACENET_FEATURE_SIDE};
 use crate::model::from_mobilefacenet_cpu::CpuFromMobileFaceNet;
@@ -240,14 +241,7 @@ impl FaceModel {
     }
 
     fn input(&self, faces: &[&RgbImage]) -> Tensor<4> {
-        let [h, w] = self.input_size();
-        let mut pixels = Vec::with_capacity(faces.len() * 3 * h * w);
-        for face in faces {
-            for c in 0..3 {
-                pixels.extend(face.pixels().map(|p| f32::from(p.0[c])));
-            }
-        }
-        Tensor::<4>::from_data(TensorData::new(pixels, [faces.len(), 3, h, w]), &self.device)
+        faces_to_tensor(faces, &self.device)
     }
 
     /// The network on one batch of faces of the right size; masks and pattern logits are read

@@ -5,6 +5,7 @@ pub mod embedder;
 pub mod embedding_cache;
 pub mod from_model;
 pub mod image_io;
+pub mod tensor;
 
 use std::path::{Path, PathBuf};
 

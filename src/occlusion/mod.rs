@@ -34,10 +34,10 @@ pub use library::{KNOWN_CLASSES, Occluder, OccluderLibrary};
 pub use protocol::{
     BASE_LONGER_SIDE, CLEAN_PROBABILITY, FLIP_PROBABILITY, MAX_OCCLUDER_HEIGHT, MAX_OCCLUDER_WIDTH, OCC_LFW20_FACTOR,
     OCC_LFW20_SEED, OccLfw20, Occlusion, PATTERN_GRID, Placement, RandomDraw, RandomOcclusion, SCALE_FACTORS,
-    SWEEP_GREY, SquareFill, fnv1a64, image_key, occluder_size, pattern_label, square_occlusion,
+    SquareFill, fnv1a64, image_key, occluder_size, pattern_label, square_occlusion,
 };
 pub use regions::{Region, grey_region, occlude_region, occlude_region_stretched, pasted_region};
-pub use style::{OcclusionStyle, PasteBackground};
+pub use style::{OcclusionStyle, PasteBackground, SWEEP_GREY};
 
 /// Height of both aligned templates.
 pub const FACE_HEIGHT: u32 = 112;

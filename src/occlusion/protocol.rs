@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::composite;
 use super::library::{Occluder, OccluderLibrary};
-use super::style::OcclusionStyle;
+use super::style::{OcclusionStyle, SWEEP_GREY};
 use crate::patterns::{BinaryMask, PatternError, PatternSet, Rect};
 
 /// Grid of the proximate patterns that label every occlusion (the official models' 226 patterns).
@@ -39,8 +39,6 @@ const OCC_LFW20_FACTOR_INDEX: usize = 2;
 const _: () = assert!(SCALE_FACTORS[OCC_LFW20_FACTOR_INDEX] == OCC_LFW20_FACTOR);
 /// Default seed of Occ-LFW-2.0 ("OccLFW20" in ASCII).
 pub const OCC_LFW20_SEED: u64 = 0x4f63_634c_4657_3230;
-/// Colour of the square-sweep occlusions.
-pub const SWEEP_GREY: Rgb<u8> = Rgb([128, 128, 128]);
 
 /// What was done to a face, with the supervision FROM needs.
 #[derive(Debug, Clone, PartialEq)]

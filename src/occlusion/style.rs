@@ -12,7 +12,8 @@ use std::str::FromStr;
 use image::Rgb;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::protocol::SWEEP_GREY;
+/// Colour of grey-box occlusions: the square sweep, grey regions and grey paste backgrounds.
+pub const SWEEP_GREY: Rgb<u8> = Rgb([128, 128, 128]);
 
 /// What shows through an opaquely pasted occluder's transparent pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum)]

@@ -13,11 +13,11 @@ use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 use rayon::prelude::*;
 
-use super::run::faces_to_tensor;
+use crate::face::tensor::faces_to_tensor;
 use crate::model::FromOutput;
 use crate::model::cpu_layers::{CpuNetError, Nhwc};
 use crate::model::from_mobilefacenet::FromMobileFaceNet;
-use crate::model::mobilefacenet::MobileFaceNet;
+use crate::model::mobilefacenet::{MobileFaceNet, normalize_mobilefacenet};
 use crate::model::mobilefacenet_cpu::CpuMobileFaceNet;
 
 #[allow(clippy::large_enum_variant, reason = "one per training run")]
@@ -44,7 +44,7 @@ impl FrozenPrefix {
     /// The training forward pass of `net` on aligned faces, on the autodiff `device`.
     pub fn forward(&self, net: &FromMobileFaceNet, faces: &[&RgbImage], device: &Device) -> FromOutput {
         match self {
-            FrozenPrefix::None => net.forward(faces_to_tensor(faces, device)),
+            FrozenPrefix::None => net.forward(normalize_mobilefacenet(faces_to_tensor(faces, device))),
             FrozenPrefix::CpuC3(cpu) => {
                 let maps: Vec<Nhwc> = faces.par_iter().map(|face| cpu.c3(&Nhwc::from_faces(&[face]))).collect();
                 let first = &maps[0];
@@ -54,7 +54,7 @@ impl FrozenPrefix {
             }
             FrozenPrefix::BurnC3(backbone) => {
                 let inner = backbone.devices().first().cloned().unwrap_or_default();
-                let c3 = backbone.c3(faces_to_tensor(faces, &inner));
+                let c3 = backbone.c3(normalize_mobilefacenet(faces_to_tensor(faces, &inner)));
                 net.forward_from_c3(Tensor::from_data(c3.into_data(), device))
             }
         }

@@ -15,7 +15,7 @@ use burn::module::{Module, Param};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -38,7 +38,7 @@ use crate::model::cpu_layers::CpuNetError;
 use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig, MOBILEFACENET_FEATURE_SIDE};
 use crate::model::mask_decoder::OPEN_MASK_LOGIT;
 use crate::model::mobilefacenet::{
-    MOBILEFACENET_EMBEDDING, MOBILEFACENET_FEATURES, MOBILEFACENET_INPUT, MobileFaceNet, normalize_mobilefacenet,
+    MOBILEFACENET_EMBEDDING, MOBILEFACENET_FEATURES, MOBILEFACENET_INPUT, MobileFaceNet,
 };
 use crate::occlusion::{OccluderLibrary, RandomOcclusion};
 use crate::patterns::PatternSet;
@@ -122,19 +122,6 @@ pub struct TrainInputs<'a> {
 
 fn run_error(path: &Path, message: impl ToString) -> TrainError {
     TrainError::Run { path: path.to_path_buf(), message: message.to_string() }
-}
-
-/// Pixels of aligned faces as a normalised `[batch, 3, h, w]` tensor.
-pub fn faces_to_tensor(faces: &[&RgbImage], device: &Device) -> Tensor<4> {
-    let (w, h) = faces.first().map(|f| f.dimensions()).unwrap_or((0, 0));
-    let mut pixels = Vec::with_capacity(faces.len() * 3 * (w * h) as usize);
-    for face in faces {
-        for c in 0..3 {
-            pixels.extend(face.pixels().map(|p| f32::from(p.0[c])));
-        }
-    }
-    let input = Tensor::<4>::from_data(TensorData::new(pixels, [faces.len(), 3, h as usize, w as usize]), device);
-    normalize_mobilefacenet(input)
 }
 
 /// The pretrained backbone's (L2-normalised) embeddings of every training face, unflipped, and

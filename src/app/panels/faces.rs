@@ -7,7 +7,7 @@ use eframe::egui::{self, RichText};
 
 use super::View;
 use crate::app::command::Command;
-use crate::app::dialogs::DialogKind;
+use crate::app::messages::DialogKind;
 use crate::app::state::FaceStatus;
 use crate::app::textures;
 
@@ -39,7 +39,7 @@ pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
     }
 }
 
-fn row(ui: &mut egui::Ui, view: &mut View<'_>, id: crate::app::state::FaceId) {
+fn row(ui: &mut egui::Ui, view: &mut View<'_>, id: crate::app::ids::FaceId) {
     let Some(face) = view.state.face(id) else { return };
     let selected = view.state.probe == Some(id);
     let (name, status, is_reference) = (face.name.clone(), face.status.clone(), face.is_reference);

@@ -4,8 +4,8 @@ use eframe::egui;
 
 use super::View;
 use crate::app::command::Command;
-use crate::app::dialogs::DialogKind;
 use crate::app::engine::ModelChoice;
+use crate::app::messages::DialogKind;
 use crate::app::samples;
 
 pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {

@@ -5,7 +5,7 @@ use eframe::egui::{self, RichText};
 
 use super::View;
 use crate::app::command::Command;
-use crate::app::dialogs::DialogKind;
+use crate::app::messages::DialogKind;
 use crate::app::textures;
 
 const MAP_SIDE: f32 = 190.0;

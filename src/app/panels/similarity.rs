@@ -8,7 +8,7 @@ use egui_plot::{HLine, Legend, Line, Plot, PlotPoints};
 use super::View;
 use crate::app::analysis::{RankedIdentity, Similarity, rank_identities, rank_in, same_person, similarities};
 use crate::app::command::Command;
-use crate::app::dialogs::DialogKind;
+use crate::app::messages::DialogKind;
 use crate::app::textures;
 use crate::eval::identification::identity_of;
 
@@ -120,7 +120,7 @@ fn ranking(ui: &mut egui::Ui, view: &View<'_>, sims: &[Similarity]) {
 fn reference_row(
     ui: &mut egui::Ui,
     view: &mut View<'_>,
-    id: crate::app::state::FaceId,
+    id: crate::app::ids::FaceId,
     sim: Option<&Similarity>,
     threshold: f32,
 ) {

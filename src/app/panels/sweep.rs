@@ -8,7 +8,7 @@ use egui_plot::{Bar, BarChart, HLine, Legend, Plot, PlotPoint, Text};
 use super::View;
 use super::similarity::{BASELINE_COLOUR, FROM_COLOUR};
 use crate::app::command::Command;
-use crate::app::dialogs::DialogKind;
+use crate::app::messages::DialogKind;
 
 pub fn window(ctx: &egui::Context, view: &mut View<'_>) {
     let mut open = view.state.sweep.open;

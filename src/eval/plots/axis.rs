@@ -4,7 +4,7 @@ use plotters::prelude::DrawingBackend;
 use plotters::style::text_anchor::HPos;
 
 use super::PlotError;
-use super::canvas::{Canvas, Rgb, font, text_width};
+use super::canvas::{Canvas, Marker, Rgb, font, text_width};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum Scale {
@@ -113,7 +113,7 @@ fn power_of_ten(e: i32) -> String {
 #[derive(Clone)]
 pub(super) enum Key {
     Swatch(Rgb),
-    Line { color: Rgb, width: f64, pattern: &'static [f64], marker: Option<super::chart::Marker> },
+    Line { color: Rgb, width: f64, pattern: &'static [f64], marker: Option<Marker> },
 }
 
 pub(super) struct Entry {

@@ -384,6 +384,39 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
     Ok(())
 }
 
+/// Point markers of the area curves: shapes, not only colours, tell the series apart in print.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Marker {
+    Circle,
+    Square,
+    Triangle,
+    Diamond,
+    TriangleDown,
+}
+
+pub(super) const MARKERS: [Marker; 5] =
+    [Marker::Circle, Marker::Square, Marker::Triangle, Marker::Diamond, Marker::TriangleDown];
+pub(super) const MARKER_R: f64 = 7.0;
+
+impl Marker {
+    pub fn draw<DB: DrawingBackend>(&self, c: &Canvas<DB>, (x, y): (f64, f64), color: Rgb) -> Result<(), PlotError> {
+        let r = MARKER_R;
+        match self {
+            Marker::Circle => c.circle((x, y), r, color),
+            Marker::Square => c.rect(x - 0.85 * r, y - 0.85 * r, x + 0.85 * r, y + 0.85 * r, color),
+            Marker::Triangle => {
+                c.polygon(&[(x, y - 1.2 * r), (x + 1.1 * r, y + 0.8 * r), (x - 1.1 * r, y + 0.8 * r)], color)
+            }
+            Marker::TriangleDown => {
+                c.polygon(&[(x, y + 1.2 * r), (x + 1.1 * r, y - 0.8 * r), (x - 1.1 * r, y - 0.8 * r)], color)
+            }
+            Marker::Diamond => {
+                c.polygon(&[(x, y - 1.2 * r), (x + 1.2 * r, y), (x, y + 1.2 * r), (x - 1.2 * r, y)], color)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

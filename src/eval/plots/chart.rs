@@ -6,7 +6,7 @@ use plotters::style::text_anchor::HPos;
 
 use super::PlotError;
 use super::axis::{Axis, Entry, Key, Scale, Tick};
-use super::canvas::{Canvas, GRID, GRID_MINOR, MUTED, Placed, Rgb, TEXT, font, text_width};
+use super::canvas::{Canvas, GRID, GRID_MINOR, MARKER_R, MUTED, Marker, Placed, Rgb, TEXT, font, text_width};
 
 const MARGIN: f64 = 24.0;
 const TITLE: f64 = 30.0;
@@ -16,39 +16,6 @@ const LEGEND: f64 = 22.0;
 const LINE_W: f64 = 2.5;
 const ASCENT: f64 = 0.93;
 const DESCENT: f64 = 0.24;
-
-/// Point markers of the area curves: shapes, not only colours, tell the series apart in print.
-#[derive(Clone, Copy, Debug)]
-pub(super) enum Marker {
-    Circle,
-    Square,
-    Triangle,
-    Diamond,
-    TriangleDown,
-}
-
-pub(super) const MARKERS: [Marker; 5] =
-    [Marker::Circle, Marker::Square, Marker::Triangle, Marker::Diamond, Marker::TriangleDown];
-const MARKER_R: f64 = 7.0;
-
-impl Marker {
-    pub fn draw<DB: DrawingBackend>(&self, c: &Canvas<DB>, (x, y): (f64, f64), color: Rgb) -> Result<(), PlotError> {
-        let r = MARKER_R;
-        match self {
-            Marker::Circle => c.circle((x, y), r, color),
-            Marker::Square => c.rect(x - 0.85 * r, y - 0.85 * r, x + 0.85 * r, y + 0.85 * r, color),
-            Marker::Triangle => {
-                c.polygon(&[(x, y - 1.2 * r), (x + 1.1 * r, y + 0.8 * r), (x - 1.1 * r, y + 0.8 * r)], color)
-            }
-            Marker::TriangleDown => {
-                c.polygon(&[(x, y + 1.2 * r), (x + 1.1 * r, y - 0.8 * r), (x - 1.1 * r, y - 0.8 * r)], color)
-            }
-            Marker::Diamond => {
-                c.polygon(&[(x, y - 1.2 * r), (x + 1.2 * r, y), (x, y + 1.2 * r), (x - 1.2 * r, y)], color)
-            }
-        }
-    }
-}
 
 pub(super) struct Series {
     pub label: String,

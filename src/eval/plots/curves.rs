@@ -2,8 +2,9 @@
 //! ranges, ticks and styles, and hands a line chart to the renderer in `chart`.
 
 use super::axis::{Scale, linear_ticks, log_ticks, nice_step};
+use super::canvas::MARKERS;
 use super::canvas::{PALETTE, Rgb, dash_pattern};
-use super::chart::{ChartPlan, LineChart, MARKERS, Series, plan};
+use super::chart::{ChartPlan, LineChart, Series, plan};
 use super::{AreaCurves, CurveStyle, Dash, PlotError, RocCurves};
 
 fn style_for(i: usize, style: Option<CurveStyle>) -> (Rgb, &'static [f64]) {
