@@ -1,15 +1,7 @@
-//! Applying a PyTorch state dict to a module, all or nothing: every key must match in name and
-//! shape, or the error lists every missing key, unexpected key and shape mismatch.
+//! What a PyTorch state dict's load reports: the tensors applied, or every key that did not fit
+//! (see `torch_import`).
 
-use std::collections::BTreeMap;
 use std::fmt;
-
-use burn::module::{Param, RunningState};
-use burn::tensor::{DType, Device, Tensor, TensorData};
-
-use super::CheckpointError;
-use super::state_dict::StateDict;
-use super::torch_params::{ParamSlot, TorchParams, TorchVisitor};
 
 /// Everything that did not fit. Empty means the load was complete.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -60,67 +52,6 @@ impl fmt::Display for KeyMismatch {
 pub struct LoadSummary {
     pub applied: usize,
     pub ignored: usize,
-}
-
-struct Loader<'a> {
-    tensors: BTreeMap<String, TensorData>,
-    device: &'a Device,
-    mismatch: KeyMismatch,
-    summary: LoadSummary,
-}
-
-impl TorchVisitor for Loader<'_> {
-    fn visit(&mut self, key: String, slot: ParamSlot<'_>) {
-        let expected = slot.torch_shape();
-        if let ParamSlot::Ignored = slot {
-            self.summary.ignored += usize::from(self.tensors.remove(&key).is_some());
-            return;
-        }
-        let Some(data) = self.tensors.remove(&key) else {
-            self.mismatch.missing.push(key);
-            return;
-        };
-        let found = data.shape().as_slice().to_vec();
-        if found != expected {
-            self.mismatch.shape_mismatches.push((key, expected, found));
-            return;
-        }
-        let data = data.convert_dtype(DType::F32);
-        let device = self.device;
-        match slot {
-            ParamSlot::Vector(p) => *p = Param::initialized(p.id, Tensor::<1>::from_data(data, device)),
-            ParamSlot::Kernel(p) => *p = Param::initialized(p.id, Tensor::<4>::from_data(data, device)),
-            ParamSlot::LinearWeight(p) => {
-                let weight = Tensor::<2>::from_data(data, device).transpose();
-                *p = Param::initialized(p.id, weight);
-            }
-            ParamSlot::Running(s) => *s = RunningState::new(Tensor::<1>::from_data(data, device)),
-            ParamSlot::Ignored => unreachable!("handled above"),
-        }
-        self.summary.applied += 1;
-    }
-}
-
-/// Loads every tensor of `state_dict` into `module` on `device`. On error the module is partly
-/// overwritten and must be discarded; callers build a fresh module per load.
-pub fn apply_state_dict(
-    module: &mut impl TorchParams,
-    state_dict: StateDict,
-    device: &Device,
-) -> Result<LoadSummary, CheckpointError> {
-    let mut loader = Loader {
-        tensors: state_dict.tensors,
-        device,
-        mismatch: KeyMismatch::default(),
-        summary: LoadSummary { applied: 0, ignored: 0 },
-    };
-    module.visit_torch("", &mut loader);
-    loader.mismatch.unexpected = loader.tensors.into_keys().collect();
-    if loader.mismatch.is_empty() {
-        Ok(loader.summary)
-    } else {
-        Err(CheckpointError::Mismatch { path: state_dict.source, mismatch: Box::new(loader.mismatch) })
-    }
 }
 
 #[cfg(test)]

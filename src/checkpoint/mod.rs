@@ -8,7 +8,7 @@ pub mod pickle_scan;
 pub mod record;
 pub mod state_dict;
 pub mod tfjs;
-pub mod torch_params;
+pub mod torch_import;
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::tensor::Device;
 
-pub use loader::{KeyMismatch, LoadSummary, apply_state_dict};
+pub use loader::{KeyMismatch, LoadSummary};
 pub use state_dict::{FileFormat, StateDict, detect_format};
-pub use torch_params::{ParamSlot, TorchParams, TorchVisitor, join, torch_keys, torch_tensors};
+pub use torch_import::{Renames, apply_state_dict, torch_keys, torch_tensors};
 
 use crate::model::{FromNet, FromNetConfig};
 
@@ -103,7 +103,8 @@ pub fn load_from_net(path: &Path, device: &Device) -> Result<LoadedFromNet, Chec
             let mut net = config.init(device);
             let bytes = state_dict.tensors.values().map(|t| t.as_bytes().len() as u64).sum();
             check_weights_fit(path, net.num_params(), bytes)?;
-            let summary = apply_state_dict(&mut net, state_dict, device)?;
+            let renames = net.torch_renames();
+            let summary = apply_state_dict(&mut net, state_dict, &renames)?;
             record::check_finite(&net).map_err(|message| CheckpointError::record(path, message))?;
             Ok(LoadedFromNet { net, config, format, applied: summary.applied })
         }

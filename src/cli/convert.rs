@@ -90,14 +90,14 @@ pub fn run(cli: &Cli, args: &ConvertArgs) -> anyhow::Result<()> {
 
     // Read the record back and compare every tensor with the source file, so a bad conversion
     // is caught here rather than as wrong embeddings later.
-    let (mut reloaded, reloaded_config) = record::load_from_net(&args.output, &device)
+    let (reloaded, reloaded_config) = record::load_from_net(&args.output, &device)
         .with_context(|| format!("reading back {}", args.output.display()))?;
     if &reloaded_config != config {
         bail!("the record's configuration differs from the checkpoint's");
     }
     let source = StateDict::read(&args.input)?;
     let mut compared = 0;
-    for (key, data) in torch_tensors(&mut reloaded) {
+    for (key, data) in torch_tensors(&reloaded, &reloaded.torch_renames()) {
         let original = source.tensors.get(&key).with_context(|| format!("{key} vanished"))?;
         let original = original.clone().convert::<f32>();
         let a = original.as_slice::<f32>().map_err(|e| anyhow::anyhow!("{key}: {e:?}"))?;

@@ -7,8 +7,6 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PRelu, PReluConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
-use crate::checkpoint::{TorchParams, TorchVisitor, join};
-
 /// 3x3 convolution without bias, padding 1.
 pub fn conv3x3(channels: [usize; 2], stride: usize, bias: bool, device: &Device) -> Conv2d {
     Conv2dConfig::new(channels, [3, 3])
@@ -39,6 +37,10 @@ pub struct BlockIrConfig {
     #[config(default = 1)]
     pub stride: usize,
 }
+
+/// PyTorch names the projection shortcut `nn.Sequential(conv1x1, BN)`.
+pub const DOWNSAMPLE_TORCH_NAMES: [(&str, &str); 2] =
+    [("downsample.0", "downsample.conv"), ("downsample.1", "downsample.bn")];
 
 /// The projection shortcut (`downsample.0` conv1x1, `downsample.1` BN).
 #[derive(Module, Debug)]
@@ -93,20 +95,5 @@ impl BlockIr {
             None => input,
         };
         x + shortcut
-    }
-}
-
-impl TorchParams for BlockIr {
-    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
-        self.bn1.visit_torch(&join(prefix, "bn1"), v);
-        self.conv1.visit_torch(&join(prefix, "conv1"), v);
-        self.bn2.visit_torch(&join(prefix, "bn2"), v);
-        self.prelu1.visit_torch(&join(prefix, "prelu1"), v);
-        self.conv2.visit_torch(&join(prefix, "conv2"), v);
-        self.bn3.visit_torch(&join(prefix, "bn3"), v);
-        if let Some(down) = &mut self.downsample {
-            down.conv.visit_torch(&join(prefix, "downsample.0"), v);
-            down.bn.visit_torch(&join(prefix, "downsample.1"), v);
-        }
     }
 }

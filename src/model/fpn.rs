@@ -9,7 +9,6 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor};
 
 use super::block_ir::{conv1x1, conv3x3};
-use crate::checkpoint::{TorchParams, TorchVisitor, join};
 
 #[derive(Config, Debug)]
 pub struct FpnConfig {
@@ -20,6 +19,18 @@ pub struct FpnConfig {
     #[config(default = true)]
     pub official_extras: bool,
 }
+
+/// The official code's names for the pyramid's convs (upper case), the unused extras included.
+pub const FPN_TORCH_NAMES: [(&str, &str); 8] = [
+    ("P5_1", "p5_1"),
+    ("P4_1", "p4_1"),
+    ("P3_1", "p3_1"),
+    ("P3_2", "p3_2"),
+    ("P5_2", "extras.p5_2"),
+    ("P4_2", "extras.p4_2"),
+    ("P6", "extras.p6"),
+    ("P7_2", "extras.p7_2"),
+];
 
 #[derive(Module, Debug)]
 pub struct Fpn {
@@ -74,26 +85,5 @@ impl Fpn {
         let p4 = self.p4_1.forward(c4) + upsample_nearest_x2(p5);
         let p3 = self.p3_1.forward(c3) + upsample_nearest_x2(p4);
         self.p3_2.forward(p3)
-    }
-}
-
-impl TorchParams for Fpn {
-    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
-        // The official checkpoint's key order, extras interleaved.
-        let mut extras = self.extras.as_mut();
-        self.p5_1.visit_torch(&join(prefix, "P5_1"), v);
-        if let Some(e) = extras.as_deref_mut() {
-            e.p5_2.visit_torch(&join(prefix, "P5_2"), v);
-        }
-        self.p4_1.visit_torch(&join(prefix, "P4_1"), v);
-        if let Some(e) = extras.as_deref_mut() {
-            e.p4_2.visit_torch(&join(prefix, "P4_2"), v);
-        }
-        self.p3_1.visit_torch(&join(prefix, "P3_1"), v);
-        self.p3_2.visit_torch(&join(prefix, "P3_2"), v);
-        if let Some(e) = extras {
-            e.p6.visit_torch(&join(prefix, "P6"), v);
-            e.p7_2.visit_torch(&join(prefix, "P7_2"), v);
-        }
     }
 }

@@ -4,12 +4,13 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
+use super::block_ir::DOWNSAMPLE_TORCH_NAMES;
 use super::config::FromNetConfig;
-use super::fpn::{Fpn, FpnConfig};
-use super::heads::{FlatHead, FlatHeadConfig};
+use super::fpn::{FPN_TORCH_NAMES, Fpn, FpnConfig};
+use super::heads::{FLAT_HEAD_TORCH_NAMES, FlatHead, FlatHeadConfig};
 use super::lresnet::{BackboneFeatures, LResNet, LResNetConfig};
 use super::mask_decoder::MaskHead;
-use crate::checkpoint::{TorchParams, TorchVisitor, join};
+use super::torch_names::{TorchRenames, anywhere, under};
 
 /// Everything one forward pass yields.
 ///
@@ -106,13 +107,28 @@ impl FromNet {
     }
 }
 
-impl TorchParams for FromNet {
-    /// The official checkpoint keeps the backbone at the top level (`conv1`, `layer1`, ...).
-    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
-        self.backbone.visit_torch(prefix, v);
-        self.fpn.visit_torch(&join(prefix, "fpn"), v);
-        self.mask.visit_official(prefix, v);
-        self.fc.visit_torch(&join(prefix, "fc"), v);
-        self.regress.visit_torch(&join(prefix, "regress"), v);
+impl FromNet {
+    /// The official checkpoint's keys where they differ from this module's paths: the backbone
+    /// at the top level (`conv1`, `layer1`, ...), the blocks' and heads' `nn.Sequential`
+    /// indices, the pyramid's upper-case names and the decoder's keys.
+    pub fn torch_renames(&self) -> TorchRenames {
+        let mut renames = under("", "backbone", &LRESNET_TOP_LEVEL);
+        renames.extend(anywhere(&DOWNSAMPLE_TORCH_NAMES));
+        renames.extend(under("fpn", "fpn", &FPN_TORCH_NAMES));
+        renames.extend(self.mask.torch_renames());
+        renames.extend(under("fc", "fc", &FLAT_HEAD_TORCH_NAMES));
+        renames.extend(under("regress", "regress", &FLAT_HEAD_TORCH_NAMES));
+        renames
     }
 }
+
+/// The backbone's parameters that the official network holds at its top level.
+const LRESNET_TOP_LEVEL: [(&str, &str); 7] = [
+    ("conv1", "conv1"),
+    ("bn1", "bn1"),
+    ("prelu1", "prelu1"),
+    ("layer1", "layer1"),
+    ("layer2", "layer2"),
+    ("layer3", "layer3"),
+    ("layer4", "layer4"),
+];

@@ -8,7 +8,6 @@ use burn::nn::{BatchNorm, Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::block_ir::batch_norm;
-use crate::checkpoint::{TorchParams, TorchVisitor, join};
 
 /// Dropout of both heads in the official training recipe.
 pub const HEAD_DROPOUT: f64 = 0.5;
@@ -20,6 +19,9 @@ pub struct FlatHeadConfig {
     /// The embedding head has a bias; the pattern predictor has none.
     pub bias: bool,
 }
+
+/// PyTorch's `nn.Sequential(BN, Dropout, Linear, BN)` indices.
+pub const FLAT_HEAD_TORCH_NAMES: [(&str, &str); 3] = [("0", "bn_in"), ("2", "linear"), ("3", "bn_out")];
 
 #[derive(Module, Debug)]
 pub struct FlatHead {
@@ -48,13 +50,5 @@ impl FlatHead {
         let x: Tensor<2> = input.flatten(1, 3);
         let x = self.dropout.forward(self.bn_in.forward(x));
         self.bn_out.forward(self.linear.forward(x))
-    }
-}
-
-impl TorchParams for FlatHead {
-    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
-        self.bn_in.visit_torch(&join(prefix, "0"), v);
-        self.linear.visit_torch(&join(prefix, "2"), v);
-        self.bn_out.visit_torch(&join(prefix, "3"), v);
     }
 }

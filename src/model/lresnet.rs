@@ -9,7 +9,6 @@ use burn::nn::{BatchNorm, PRelu};
 use burn::tensor::{Device, Tensor};
 
 use super::block_ir::{BlockIr, BlockIrConfig, batch_norm, conv3x3, prelu};
-use crate::checkpoint::{TorchParams, TorchVisitor, join};
 
 #[derive(Config, Debug)]
 pub struct LResNetConfig {
@@ -81,24 +80,5 @@ impl LResNet {
         let c4 = run_stage(&self.layer3, c3.clone());
         let c5 = run_stage(&self.layer4, c4.clone());
         BackboneFeatures { c3, c4, c5 }
-    }
-}
-
-impl TorchParams for LResNet {
-    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
-        self.conv1.visit_torch(&join(prefix, "conv1"), v);
-        self.bn1.visit_torch(&join(prefix, "bn1"), v);
-        self.prelu1.visit_torch(&join(prefix, "prelu1"), v);
-        let stages = [
-            ("layer1", &mut self.layer1),
-            ("layer2", &mut self.layer2),
-            ("layer3", &mut self.layer3),
-            ("layer4", &mut self.layer4),
-        ];
-        for (name, blocks) in stages {
-            for (i, block) in blocks.iter_mut().enumerate() {
-                block.visit_torch(&join(prefix, &format!("{name}.{i}")), v);
-            }
-        }
     }
 }

@@ -18,7 +18,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::block_ir::{batch_norm, conv3x3, prelu};
 use super::config::{EMBEDDING_MASK_REDUCED, FromNetConfig, MaskDecoderKind};
-use crate::checkpoint::{TorchParams, TorchVisitor, join};
+use super::torch_names::{TorchRenames, under};
 
 /// The initial logit of a mask decoder built with `start_open` (sigmoid(3) = 0.953).
 pub const OPEN_MASK_LOGIT: f64 = 3.0;
@@ -35,6 +35,10 @@ pub struct MaskDecoderConfig {
     #[config(default = false)]
     pub start_open: bool,
 }
+
+/// The official `nn.Sequential(conv, PReLU, BN, conv)` indices.
+pub const CHANNEL_DECODER_TORCH_NAMES: [(&str, &str); 4] =
+    [("0", "conv1"), ("1", "prelu"), ("2", "bn"), ("3", "conv2")];
 
 #[derive(Module, Debug)]
 pub struct MaskDecoder {
@@ -76,16 +80,11 @@ impl MaskDecoder {
     }
 }
 
-impl TorchParams for MaskDecoder {
-    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
-        self.conv1.visit_torch(&join(prefix, "0"), v);
-        self.prelu.visit_torch(&join(prefix, "1"), v);
-        self.bn.visit_torch(&join(prefix, "2"), v);
-        self.conv2.visit_torch(&join(prefix, "3"), v);
-    }
-}
-
 /// `LResNet_Occ_2D`'s decoder (see the module notes).
+/// The official `nn.Sequential` indices.
+pub const SPATIAL_DECODER_TORCH_NAMES: [(&str, &str); 7] =
+    [("0", "conv1"), ("1", "prelu1"), ("2", "bn1"), ("3", "conv2"), ("4", "prelu2"), ("5", "bn2"), ("6", "conv3")];
+
 #[derive(Module, Debug)]
 pub struct SpatialMaskDecoder {
     pub conv1: Conv2d,
@@ -121,19 +120,19 @@ impl SpatialMaskDecoder {
     }
 }
 
-impl TorchParams for SpatialMaskDecoder {
-    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
-        self.conv1.visit_torch(&join(prefix, "0"), v);
-        self.prelu1.visit_torch(&join(prefix, "1"), v);
-        self.bn1.visit_torch(&join(prefix, "2"), v);
-        self.conv2.visit_torch(&join(prefix, "3"), v);
-        self.prelu2.visit_torch(&join(prefix, "4"), v);
-        self.bn2.visit_torch(&join(prefix, "5"), v);
-        self.conv3.visit_torch(&join(prefix, "6"), v);
-    }
-}
-
 /// `LResNet_Occ_FC`'s decoder (see the module notes): `reduces` then `mask` in the official keys.
+/// The official `reduces` sequence's indices.
+pub const EMBEDDING_DECODER_REDUCES_TORCH_NAMES: [(&str, &str); 6] = [
+    ("0", "reduce_conv1"),
+    ("1", "reduce_prelu1"),
+    ("2", "reduce_bn1"),
+    ("3", "reduce_conv2"),
+    ("4", "reduce_prelu2"),
+    ("5", "reduce_bn2"),
+];
+/// The official `mask` sequence's indices.
+pub const EMBEDDING_DECODER_MASK_TORCH_NAMES: [(&str, &str); 3] = [("0", "bn_in"), ("1", "linear"), ("2", "bn_out")];
+
 #[derive(Module, Debug)]
 pub struct EmbeddingMaskDecoder {
     pub reduce_conv1: Conv2d,
@@ -176,22 +175,6 @@ impl EmbeddingMaskDecoder {
     }
 }
 
-impl EmbeddingMaskDecoder {
-    /// The official network keeps the reducing convolutions apart from the mask: `reduces.*` and
-    /// `mask.*` beside each other.
-    fn visit_official(&mut self, reduces: &str, mask: &str, v: &mut dyn TorchVisitor) {
-        self.reduce_conv1.visit_torch(&join(reduces, "0"), v);
-        self.reduce_prelu1.visit_torch(&join(reduces, "1"), v);
-        self.reduce_bn1.visit_torch(&join(reduces, "2"), v);
-        self.reduce_conv2.visit_torch(&join(reduces, "3"), v);
-        self.reduce_prelu2.visit_torch(&join(reduces, "4"), v);
-        self.reduce_bn2.visit_torch(&join(reduces, "5"), v);
-        self.bn_in.visit_torch(&join(mask, "0"), v);
-        self.linear.visit_torch(&join(mask, "1"), v);
-        self.bn_out.visit_torch(&join(mask, "2"), v);
-    }
-}
-
 /// The mask decoder of a [`FromNet`](super::FromNet): one of the three official ones.
 #[derive(Module, Debug)]
 #[allow(clippy::large_enum_variant, reason = "one decoder per network, held for its lifetime")]
@@ -226,14 +209,17 @@ impl MaskHead {
 }
 
 impl MaskHead {
-    /// Visits the decoder under the official keys of the network at `prefix`: `mask.*`, and for
-    /// the embedding mask also `reduces.*`.
-    pub fn visit_official(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
-        let mask = join(prefix, "mask");
+    /// The official keys of the decoder, relative to the network: `mask.*`, and for the
+    /// embedding mask also `reduces.*` (the official network keeps its reducing convs apart).
+    pub fn torch_renames(&self) -> TorchRenames {
         match self {
-            MaskHead::Channel(d) => d.visit_torch(&mask, v),
-            MaskHead::Spatial(d) => d.visit_torch(&mask, v),
-            MaskHead::Embedding(d) => d.visit_official(&join(prefix, "reduces"), &mask, v),
+            MaskHead::Channel(_) => under("mask", "mask", &CHANNEL_DECODER_TORCH_NAMES),
+            MaskHead::Spatial(_) => under("mask", "mask", &SPATIAL_DECODER_TORCH_NAMES),
+            MaskHead::Embedding(_) => {
+                let mut renames = under("reduces", "mask", &EMBEDDING_DECODER_REDUCES_TORCH_NAMES);
+                renames.extend(under("mask", "mask", &EMBEDDING_DECODER_MASK_TORCH_NAMES));
+                renames
+            }
         }
     }
 }

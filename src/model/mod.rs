@@ -13,6 +13,7 @@ pub mod lresnet;
 pub mod mask_decoder;
 pub mod mobilefacenet;
 pub mod mobilefacenet_cpu;
+pub mod torch_names;
 
 pub use config::FromNetConfig;
 pub use from_net::{FromNet, FromOutput, normalize_pixels};

@@ -16,7 +16,9 @@ use std::path::Path;
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 
-use crate::checkpoint::{CheckpointError, StateDict, TorchParams, apply_state_dict};
+use burn::store::ModuleSnapshot;
+
+use crate::checkpoint::{CheckpointError, StateDict, apply_state_dict};
 use crate::model::cpu_layers::CpuNetError;
 use crate::model::mobilefacenet_cpu::CpuMobileFaceNet;
 
@@ -148,11 +150,11 @@ impl Mtcnn {
     /// names) from `dir`, with the default settings.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, MtcnnError> {
         let mut pnet = PNet::new(device);
-        load_weights(&mut pnet, &dir.join(PNET_FILE), "P-Net", device)?;
+        load_weights(&mut pnet, &dir.join(PNET_FILE), "P-Net")?;
         let mut rnet = RNet::new(device);
-        load_weights(&mut rnet, &dir.join(RNET_FILE), "R-Net", device)?;
+        load_weights(&mut rnet, &dir.join(RNET_FILE), "R-Net")?;
         let mut onet = ONet::new(device);
-        load_weights(&mut onet, &dir.join(ONET_FILE), "O-Net", device)?;
+        load_weights(&mut onet, &dir.join(ONET_FILE), "O-Net")?;
         let cpu = if CpuMobileFaceNet::suits(device) { Some(CpuMtcnnNets::new(&pnet, &rnet, &onet)?) } else { None };
         Ok(Self { pnet, rnet, onet, device: device.clone(), settings: MtcnnSettings::default(), cpu })
     }
@@ -329,15 +331,11 @@ fn batched_on_cpu<const K: usize>(
     outputs
 }
 
-fn load_weights(
-    net: &mut impl TorchParams,
-    path: &Path,
-    name: &'static str,
-    device: &Device,
-) -> Result<(), MtcnnError> {
+/// Loads converted facenet-pytorch weights: their keys are the nets' own field names.
+fn load_weights(net: &mut impl ModuleSnapshot, path: &Path, name: &'static str) -> Result<(), MtcnnError> {
     let weights = |source| MtcnnError::Weights { net: name, source };
     let state_dict = StateDict::read(path).map_err(weights)?;
-    apply_state_dict(net, state_dict, device).map_err(weights)?;
+    apply_state_dict(net, state_dict, &[]).map_err(weights)?;
     Ok(())
 }
 

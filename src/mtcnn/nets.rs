@@ -11,7 +11,6 @@ use burn::nn::{Linear, LinearConfig, PRelu};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
-use crate::checkpoint::{TorchParams, TorchVisitor, join};
 use crate::model::block_ir::prelu;
 
 /// Side of the R-Net input crop.
@@ -68,7 +67,7 @@ pub struct PNet {
 }
 
 impl PNet {
-    /// A randomly initialised P-Net; load the weights with `apply_state_dict`.
+    /// A randomly initialised P-Net; load the weights with `checkpoint::apply_state_dict`.
     pub fn new(device: &Device) -> Self {
         Self {
             conv1: conv([3, 10], 3, device),
@@ -93,19 +92,6 @@ impl PNet {
         let prob = softmax(self.conv4_1.forward(x.clone()), 1);
         let reg = self.conv4_2.forward(x);
         PNetOutput { reg, prob }
-    }
-}
-
-impl TorchParams for PNet {
-    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
-        self.conv1.visit_torch(&join(prefix, "conv1"), v);
-        self.prelu1.visit_torch(&join(prefix, "prelu1"), v);
-        self.conv2.visit_torch(&join(prefix, "conv2"), v);
-        self.prelu2.visit_torch(&join(prefix, "prelu2"), v);
-        self.conv3.visit_torch(&join(prefix, "conv3"), v);
-        self.prelu3.visit_torch(&join(prefix, "prelu3"), v);
-        self.conv4_1.visit_torch(&join(prefix, "conv4_1"), v);
-        self.conv4_2.visit_torch(&join(prefix, "conv4_2"), v);
     }
 }
 
@@ -136,7 +122,7 @@ pub struct RNet {
 }
 
 impl RNet {
-    /// A randomly initialised R-Net; load the weights with `apply_state_dict`.
+    /// A randomly initialised R-Net; load the weights with `checkpoint::apply_state_dict`.
     pub fn new(device: &Device) -> Self {
         Self {
             conv1: conv([3, 28], 3, device),
@@ -166,21 +152,6 @@ impl RNet {
         let prob = softmax(self.dense5_1.forward(x.clone()), 1);
         let reg = self.dense5_2.forward(x);
         RNetOutput { reg, prob }
-    }
-}
-
-impl TorchParams for RNet {
-    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
-        self.conv1.visit_torch(&join(prefix, "conv1"), v);
-        self.prelu1.visit_torch(&join(prefix, "prelu1"), v);
-        self.conv2.visit_torch(&join(prefix, "conv2"), v);
-        self.prelu2.visit_torch(&join(prefix, "prelu2"), v);
-        self.conv3.visit_torch(&join(prefix, "conv3"), v);
-        self.prelu3.visit_torch(&join(prefix, "prelu3"), v);
-        self.dense4.visit_torch(&join(prefix, "dense4"), v);
-        self.prelu4.visit_torch(&join(prefix, "prelu4"), v);
-        self.dense5_1.visit_torch(&join(prefix, "dense5_1"), v);
-        self.dense5_2.visit_torch(&join(prefix, "dense5_2"), v);
     }
 }
 
@@ -217,7 +188,7 @@ pub struct ONet {
 }
 
 impl ONet {
-    /// A randomly initialised O-Net; load the weights with `apply_state_dict`.
+    /// A randomly initialised O-Net; load the weights with `checkpoint::apply_state_dict`.
     pub fn new(device: &Device) -> Self {
         Self {
             conv1: conv([3, 32], 3, device),
@@ -254,23 +225,5 @@ impl ONet {
         let reg = self.dense6_2.forward(x.clone());
         let landmarks = self.dense6_3.forward(x);
         ONetOutput { reg, landmarks, prob }
-    }
-}
-
-impl TorchParams for ONet {
-    fn visit_torch(&mut self, prefix: &str, v: &mut dyn TorchVisitor) {
-        self.conv1.visit_torch(&join(prefix, "conv1"), v);
-        self.prelu1.visit_torch(&join(prefix, "prelu1"), v);
-        self.conv2.visit_torch(&join(prefix, "conv2"), v);
-        self.prelu2.visit_torch(&join(prefix, "prelu2"), v);
-        self.conv3.visit_torch(&join(prefix, "conv3"), v);
-        self.prelu3.visit_torch(&join(prefix, "prelu3"), v);
-        self.conv4.visit_torch(&join(prefix, "conv4"), v);
-        self.prelu4.visit_torch(&join(prefix, "prelu4"), v);
-        self.dense5.visit_torch(&join(prefix, "dense5"), v);
-        self.prelu5.visit_torch(&join(prefix, "prelu5"), v);
-        self.dense6_1.visit_torch(&join(prefix, "dense6_1"), v);
-        self.dense6_2.visit_torch(&join(prefix, "dense6_2"), v);
-        self.dense6_3.visit_torch(&join(prefix, "dense6_3"), v);
     }
 }
