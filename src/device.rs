@@ -22,8 +22,8 @@ pub enum DeviceRequest {
     /// A hardware GPU through wgpu when there is one, else the CPU backend.
     #[default]
     Auto,
-    /// The CPU: maskscope's CPU inference kernels for MobileFaceNet, FROM-MobileFaceNet and MTCNN,
-    /// burn's flex backend for the rest (training, LResNet, other tensor work).
+    /// The CPU: maskscope's CPU inference path for every network (inference), burn's flex backend
+    /// for the rest (training, other tensor work).
     Cpu,
     /// burn's wgpu backend on any adapter, software adapters included; an error without one.
     Gpu,

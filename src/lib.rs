@@ -6,6 +6,7 @@ pub mod app;
 pub mod assets;
 pub mod checkpoint;
 pub mod cli;
+pub mod cpu;
 pub mod device;
 pub mod error_text;
 pub mod eval;

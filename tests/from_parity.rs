@@ -112,3 +112,37 @@ fn the_authors_2d_and_fc_decoders_load_by_their_keys_and_match_their_code() {
         }
     }
 }
+
+/// The CPU path of all three networks against the same PyTorch outputs: it is lowered from the
+/// burn modules, so this checks the lowering (fusions, folds, the flattened heads' weight order).
+#[test]
+fn the_cpu_path_matches_pytorch_for_every_decoder() {
+    use maskscope::cpu::{FromProgram, Nhwc};
+    let device = Device::flex();
+    for name in ["from_tiny", "from_tiny_2d", "from_tiny_fc"] {
+        let loaded = load_from_net(&fixture(&format!("from/{name}.pth.tar")), &device).expect("the checkpoint loads");
+        let cpu = FromProgram::new(&loaded.net, loaded.config.input_size).expect("the CPU path builds");
+        let io = read_tensors(&format!("from/{name}_io.safetensors"));
+        let raw = take(&io, "input_raw");
+        let [batch, channels, height, width] = raw.shape().as_slice().try_into().unwrap();
+        let input = Nhwc::from_planar(&raw.try_to_vec::<f32>().unwrap(), batch, channels, height, width);
+        let out = cpu.forward_maps(&input, true);
+        let data = |rows: Vec<Vec<f32>>, like: &burn::tensor::TensorData| {
+            burn::tensor::TensorData::new(rows.concat(), like.shape().to_vec())
+        };
+        for (ours, key) in [
+            (out.masked, "masked_embedding"),
+            (out.unmasked, "unmasked_embedding"),
+            (out.masks, "mask"),
+            (out.pattern_logits, "pattern_logits"),
+        ] {
+            let expected = take(&io, key);
+            assert_close(&data(ours, &expected), &expected, TOLERANCE, &format!("{name} cpu {key}"));
+        }
+        // Without the heads, the same embeddings and nothing else.
+        let plain = cpu.forward_maps(&input, false);
+        assert!(plain.masks.is_empty() && plain.pattern_logits.is_empty());
+        let again = cpu.forward_maps(&input, true);
+        assert_eq!(plain.masked, again.masked, "{name}");
+    }
+}

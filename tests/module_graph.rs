@@ -1,4 +1,4 @@
-//! The crate's modules import one way: model <- checkpoint <- mtcnn/face <- eval/train <-
+//! The crate's modules import one way: model <- checkpoint/cpu <- mtcnn <- face <- eval/train <-
 //! app/cli, and no two files reach into each other. Read off the source: every `crate::` and
 //! `super::` path names the module (file) it uses.
 
@@ -136,7 +136,7 @@ fn the_layers_import_downwards() {
     let graph = collapsed(&edges(&modules()), 1);
     let layer = |m: &str| match m {
         "model" => 0,
-        "checkpoint" => 1,
+        "checkpoint" | "cpu" => 1,
         "mtcnn" => 2,
         "face" => 3,
         "eval" | "train" | "heatmap" => 4,

@@ -55,10 +55,11 @@ fn dab(i: usize) -> Op {
     Op::Brush { points: vec![[x, y], [x + 6.0, y + 3.0]], radius: 6.0, colour: [30, 30, 30] }
 }
 
-/// Times `runs` edits on `device` (the CPU backend unless a GPU is asked for).
-pub fn run(runs: usize, device: ComputeDevice) -> anyhow::Result<GuiBench> {
+/// Times `runs` edits of `choice`'s model on `device` (the CPU backend unless a GPU is asked
+/// for).
+pub fn run(runs: usize, device: ComputeDevice, choice: ModelChoice) -> anyhow::Result<GuiBench> {
     anyhow::ensure!(runs > 0, "--runs must be at least 1");
-    let loaded = engine::load(&ModelChoice::Bundled, &device)?;
+    let loaded = engine::load(&choice, &device)?;
     let model = &loaded.model;
     let finder = engine::face_finder(loaded.info.template, &device)?;
     let paths = samples::sample_paths();
@@ -120,7 +121,7 @@ pub fn run(runs: usize, device: ComputeDevice) -> anyhow::Result<GuiBench> {
         }
     }
 
-    let jobs = Jobs::start(device.clone(), ModelChoice::Bundled, Arc::new(|| {}));
+    let jobs = Jobs::start(device.clone(), choice, Arc::new(|| {}));
     let wait = |jobs: &Jobs, want: &dyn Fn(&Event) -> bool| -> anyhow::Result<Event> {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {

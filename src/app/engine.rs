@@ -75,7 +75,7 @@ pub fn fresh_heads(device: &ComputeDevice, random_mask: bool) -> anyhow::Result<
     if random_mask {
         net.mask = MaskDecoderConfig::new(config.fpn_channels, MOBILEFACENET_FEATURES).init(&device.device);
     }
-    Ok(FaceModel::new(Network::FromMobileFaceNet { net, config }, &device.device, &record))
+    Ok(FaceModel::new(Network::FromMobileFaceNet { net, config }, &device.device, &record)?)
 }
 
 /// Loads `choice`. Loading a file the user picked can panic deep inside a decoder on malformed
@@ -160,19 +160,6 @@ fn load_inner(choice: &ModelChoice, device: &ComputeDevice) -> anyhow::Result<Lo
 
 fn display_name(path: &Path) -> String {
     path.file_name().map(|n| format!("assets/{}", n.to_string_lossy())).unwrap_or_else(|| path.display().to_string())
-}
-
-/// A second handle on the same weights (burn modules share their tensors when cloned), for the
-/// batch thread.
-pub fn share(model: &FaceModel) -> FaceModel {
-    let network = match &model.network {
-        Network::FromMobileFaceNet { net, config } => {
-            Network::FromMobileFaceNet { net: net.clone(), config: config.clone() }
-        }
-        Network::FromLResNet { net, config } => Network::FromLResNet { net: net.clone(), config: config.clone() },
-        Network::Plain { net } => Network::Plain { net: net.clone() },
-    };
-    FaceModel::new(network, &model.device, &model.source)
 }
 
 /// The MTCNN detector aligning to `template`.

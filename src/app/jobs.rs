@@ -247,9 +247,7 @@ impl LiveWorker {
                 Ok(loaded) => {
                     self.generation += 1;
                     let info = loaded.info.clone();
-                    let _ = self
-                        .batch
-                        .send(BatchMsg::SetModel(Box::new(engine::share(&loaded.model)), Box::new(info.clone())));
+                    let _ = self.batch.send(BatchMsg::SetModel(Box::new(loaded.model.share()), Box::new(info.clone())));
                     self.model = Some(loaded);
                     Event::ModelLoaded { generation: self.generation, info }
                 }
@@ -438,7 +436,7 @@ fn run_region_sweep(
     let baseline_sha = crate::face::cache::file_sha256(&baseline_path).ok();
     let models = [
         SweepModel { model: baseline, label: SWEEP_BASELINE.into(), sha256: baseline_sha },
-        SweepModel { model: engine::share(model), label: SWEEP_FROM.into(), sha256: None },
+        SweepModel { model: model.share(), label: SWEEP_FROM.into(), sha256: None },
     ];
     let mut finder = engine::face_finder(info.template, device)?;
     let mut observer = Forward { send, stage: "starting", done: 0, total: 0, last: Instant::now() };

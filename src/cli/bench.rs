@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 
 use super::Cli;
 use crate::checkpoint;
+use crate::cpu::{self, FromProgram, Nhwc};
 use crate::model::{FromNet, FromNetConfig, normalize_pixels};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -41,7 +42,8 @@ pub struct BenchArgs {
     /// Timed runs per batch size (after one warm-up run).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
-    /// Weights to load; random weights by default (the timing does not depend on them).
+    /// `from`: weights to load, random by default (the timing does not depend on them); `gui`: the
+    /// model the workbench runs (a FROM record or official checkpoint), the bundled one by default.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// `sweep`: the pairs file (LFW layout or CSV).
@@ -66,6 +68,33 @@ pub fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 /// Median, min and max of `runs` timings of `f` after one warm-up call.
+/// One thing to time.
+type Timed<'a> = Box<dyn FnMut() -> anyhow::Result<()> + 'a>;
+
+/// Median, min and max of `runs` timings of each of `paths`, taken in turns (one warm-up each).
+fn time_alternating(
+    runs: usize,
+    paths: &mut [(&str, Timed<'_>)],
+) -> anyhow::Result<Vec<(Duration, Duration, Duration)>> {
+    let mut samples = vec![Vec::with_capacity(runs); paths.len()];
+    for round in 0..=runs {
+        for ((_, f), samples) in paths.iter_mut().zip(&mut samples) {
+            let start = Instant::now();
+            f()?;
+            if round > 0 {
+                samples.push(start.elapsed());
+            }
+        }
+    }
+    Ok(samples
+        .into_iter()
+        .map(|s| {
+            let (min, max) = (*s.iter().min().unwrap(), *s.iter().max().unwrap());
+            (median(s), min, max)
+        })
+        .collect())
+}
+
 fn time_runs(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<(Duration, Duration, Duration)> {
     f()?;
     let mut samples = Vec::with_capacity(runs);
@@ -76,6 +105,13 @@ fn time_runs(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::
     }
     let (min, max) = (*samples.iter().min().unwrap(), *samples.iter().max().unwrap());
     Ok((median(samples), min, max))
+}
+
+/// The system load, to print beside figures taken on a shared machine.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 pub fn ms(d: Duration) -> f64 {
@@ -133,11 +169,17 @@ pub fn run_gui(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
         crate::device::DeviceRequest::Gpu => cli.compute_device()?,
         _ => crate::device::ComputeDevice::cpu(),
     };
-    print!("{}", crate::app::bench::run(args.runs, device)?);
+    let choice = match &args.model {
+        Some(path) => crate::app::engine::ModelChoice::File(path.clone()),
+        None => crate::app::engine::ModelChoice::Bundled,
+    };
+    print!("{}", crate::app::bench::run(args.runs, device, choice)?);
     Ok(())
 }
 
-/// `bench from`: the FROM network's forward pass at each batch size.
+/// `bench from`: the FROM network's forward pass at each batch size; on the CPU, maskscope's CPU
+/// path and burn's own forward (flex) side by side, alternating run by run so that both see the
+/// same load.
 pub fn run_from(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     let picked = cli.compute_device()?;
     let device = picked.device;
@@ -152,31 +194,59 @@ pub fn run_from(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
         }
     };
     let [h, w] = config.input_size;
+    let cpu_path = if cpu::suits(&device) { Some(FromProgram::new(&net, config.input_size)?) } else { None };
     println!(
-        "FROM forward ({:?} widths, {:?} blocks, input {h}x{w}) on {}",
+        "FROM forward ({:?} widths, {:?} blocks, input {h}x{w}) on {}, all four outputs; load {}",
         config.widths,
         config.blocks,
-        picked.info.short()
+        picked.info.short(),
+        load_average()
     );
-    println!("{:>6} {:>12} {:>12} {:>12} {:>14}", "batch", "median", "min", "max", "faces/s");
+    println!("{:>6} {:>14} {:>12} {:>12} {:>12} {:>14}", "batch", "path", "median", "min", "max", "faces/s");
     for &batch in &args.batch {
         anyhow::ensure!(batch > 0, "batch sizes must be at least 1");
         let input = Tensor::<4>::random([batch, 3, h, w], Distribution::Uniform(0.0, 255.0), &device);
-        let (med, min, max) = time_runs(args.runs, || {
+        let burn_run = || -> anyhow::Result<()> {
             let out = net.forward(normalize_pixels(input.clone()));
             // Reading the results back waits for the device to finish.
             let _ = out.masked_embedding.into_data();
             let _ = out.pattern_logits.into_data();
             let _ = out.unmasked_embedding.into_data();
+            let _ = out.mask.into_data();
             Ok(())
-        })?;
-        println!(
-            "{batch:>6} {:>10.1}ms {:>10.1}ms {:>10.1}ms {:>14.1}",
-            ms(med),
-            ms(min),
-            ms(max),
-            batch as f64 / med.as_secs_f64()
-        );
+        };
+        let mut paths: Vec<(&str, Timed<'_>)> = Vec::new();
+        if let Some(cpu_path) = &cpu_path {
+            let maps = Nhwc::from_planar(
+                &input.clone().into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?,
+                batch,
+                3,
+                h,
+                w,
+            );
+            paths.push((
+                "cpu path",
+                Box::new(move || {
+                    cpu_path.forward_maps(&maps, true);
+                    Ok(())
+                }),
+            ));
+        }
+        paths.push((if cpu_path.is_some() { "burn (flex)" } else { "burn" }, Box::new(burn_run)));
+        let times = time_alternating(args.runs, &mut paths)?;
+        for ((name, _), (med, min, max)) in paths.iter().zip(&times) {
+            println!(
+                "{batch:>6} {name:>14} {:>10.1}ms {:>10.1}ms {:>10.1}ms {:>14.1}",
+                ms(*med),
+                ms(*min),
+                ms(*max),
+                batch as f64 / med.as_secs_f64()
+            );
+        }
+        if times.len() == 2 {
+            println!("{batch:>6} {:>14} {:>11.2}x", "cpu / burn", times[0].0.as_secs_f64() / times[1].0.as_secs_f64());
+        }
     }
+    println!("load after: {}", load_average());
     Ok(())
 }

@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::Cli;
-use super::bench::{BenchArgs, median, ms};
+use super::bench::{BenchArgs, load_average, median, ms};
 use crate::app::samples::sample_paths;
 use crate::assets;
 use crate::face::embedder::EMBEDDER_TEMPLATE;
@@ -26,13 +26,6 @@ use crate::train::step::{StepBatch, TrainNet, freeze, step};
 
 /// The batch `maskscope train` uses by default, timed when `--batch` names none of 2 or more.
 const DEFAULT_BATCH: usize = 64;
-
-/// The system load, to print beside figures taken on a shared machine.
-pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
 
 pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<()> {
     let compute = cli.compute_device()?;

@@ -7,10 +7,9 @@ use image::RgbImage;
 
 use crate::align::FaceTemplate;
 use crate::checkpoint::{CheckpointError, record};
+use crate::cpu::{self, CpuNetError, EmbedderProgram};
 use crate::face::tensor::faces_to_tensor;
-use crate::model::cpu_layers::CpuNetError;
 use crate::model::mobilefacenet::{MobileFaceNet, MobileFaceNetConfig, normalize_mobilefacenet};
-use crate::model::mobilefacenet_cpu::CpuMobileFaceNet;
 
 /// Architecture tag of the embedder's record.
 const MOBILEFACENET: &str = "mobilefacenet";
@@ -29,7 +28,7 @@ pub struct Embedder {
     pub net: MobileFaceNet,
     pub device: Device,
     /// The CPU inference path, when `device` is the CPU.
-    cpu: Option<CpuMobileFaceNet>,
+    cpu: Option<EmbedderProgram>,
 }
 
 /// The crop MobileFaceNet was trained on.
@@ -54,7 +53,7 @@ impl Embedder {
 
     /// An embedder around `net`; on the CPU it runs the CPU inference path built from its weights.
     pub fn new(net: MobileFaceNet, device: &Device) -> Result<Self, CpuNetError> {
-        let cpu = if CpuMobileFaceNet::suits(device) { Some(CpuMobileFaceNet::new(&net)?) } else { None };
+        let cpu = if cpu::suits(device) { Some(EmbedderProgram::new(&net)?) } else { None };
         Ok(Self { net, device: device.clone(), cpu })
     }
 

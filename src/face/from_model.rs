@@ -13,14 +13,13 @@ use crate::align::FaceTemplate;
 use crate::assets;
 use crate::checkpoint::record::{self, FROM_LRESNET, FROM_MOBILEFACENET};
 use crate::checkpoint::{CheckpointError, load_from_net};
+use crate::cpu::{self, CpuNetError, EmbedderProgram, FromProgram};
 use crate::face::Embedder;
 use crate::face::embedding_cache::EmbeddingPair;
 use crate::face::tensor::faces_to_tensor;
 use crate::model::config::MaskDecoderKind;
-use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig, MOBILEFACENET_FEATURE_SIDE};
-use crate::model::from_mobilefacenet_cpu::CpuFromMobileFaceNet;
-use crate::model::mobilefacenet::{MOBILEFACENET_FEATURES, MobileFaceNet, normalize_mobilefacenet};
-use crate::model::mobilefacenet_cpu::CpuMobileFaceNet;
+use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig};
+use crate::model::mobilefacenet::{MobileFaceNet, normalize_mobilefacenet};
 use crate::model::{FromNet, FromNetConfig, FromOutput, normalize_pixels};
 use crate::patterns::PatternSet;
 
@@ -37,6 +36,8 @@ pub enum ModelError {
     WrongSize { index: usize, width: u32, height: u32, needed_w: usize, needed_h: usize },
     #[error("reading results from the device failed: {0}")]
     Readback(String),
+    #[error("the CPU inference path cannot run this network: {0}")]
+    CpuPath(#[from] CpuNetError),
 }
 
 /// The networks behind a [`FaceModel`].
@@ -112,11 +113,11 @@ pub struct FaceModel {
     cpu: Option<CpuPath>,
 }
 
-/// The CPU inference paths (see `model::mobilefacenet_cpu`).
-#[allow(clippy::large_enum_variant, reason = "one per model, held for its lifetime")]
+/// The CPU inference paths (see `crate::cpu`); cloning shares the lowered weights.
+#[derive(Debug, Clone)]
 enum CpuPath {
-    From(CpuFromMobileFaceNet),
-    Plain(CpuMobileFaceNet),
+    From(FromProgram),
+    Plain(EmbedderProgram),
 }
 
 /// One batch's results, read back from the device.
@@ -156,7 +157,7 @@ impl FaceModel {
                 .into());
             }
         };
-        Ok(Self::new(network, device, path))
+        Self::new(network, device, path)
     }
 
     /// The bundled default FROM model.
@@ -164,7 +165,9 @@ impl FaceModel {
         Self::load(&bundled_model_path(), device)
     }
 
-    pub fn new(network: Network, device: &Device, source: &Path) -> Self {
+    /// The model around `network`; on the CPU it runs the CPU path, which every network
+    /// maskscope builds has (a failure to build it is an error, not a silent slow path).
+    pub fn new(network: Network, device: &Device, source: &Path) -> Result<Self, ModelError> {
         let patterns = match &network {
             Network::FromMobileFaceNet { config, .. } => {
                 let [h, w] = config.input_size();
@@ -175,14 +178,29 @@ impl FaceModel {
             }
             Network::Plain { .. } => None,
         };
-        // A network the CPU path cannot express (none that maskscope builds) keeps burn's path.
         let cpu = match &network {
-            _ if !CpuMobileFaceNet::suits(device) => None,
-            Network::FromMobileFaceNet { net, .. } => CpuFromMobileFaceNet::new(net).ok().map(CpuPath::From),
-            Network::Plain { net } => CpuMobileFaceNet::new(net).ok().map(CpuPath::Plain),
-            Network::FromLResNet { .. } => None,
+            _ if !cpu::suits(device) => None,
+            Network::FromMobileFaceNet { net, config } => {
+                Some(CpuPath::From(FromProgram::new(net, config.input_size())?))
+            }
+            Network::FromLResNet { net, config } => Some(CpuPath::From(FromProgram::new(net, config.input_size)?)),
+            Network::Plain { net } => Some(CpuPath::Plain(EmbedderProgram::new(net)?)),
         };
-        Self { network, device: device.clone(), source: source.to_path_buf(), patterns, cpu }
+        Ok(Self { network, device: device.clone(), source: source.to_path_buf(), patterns, cpu })
+    }
+
+    /// A second handle on the same weights, for another thread: burn modules share their
+    /// tensors when cloned, and the CPU path its lowered weights.
+    pub fn share(&self) -> Self {
+        let network = match &self.network {
+            Network::FromMobileFaceNet { net, config } => {
+                Network::FromMobileFaceNet { net: net.clone(), config: config.clone() }
+            }
+            Network::FromLResNet { net, config } => Network::FromLResNet { net: net.clone(), config: config.clone() },
+            Network::Plain { net } => Network::Plain { net: net.clone() },
+        };
+        let patterns = self.patterns.clone();
+        Self { network, device: self.device.clone(), source: self.source.clone(), patterns, cpu: self.cpu.clone() }
     }
 
     /// A short name for reports: the file name.
@@ -253,8 +271,7 @@ impl FaceModel {
                 if !heads {
                     return Ok(Batch { masked: out.masked, unmasked: out.unmasked, heads: None });
                 }
-                let [channels, height, width] =
-                    [MOBILEFACENET_FEATURES, MOBILEFACENET_FEATURE_SIDE, MOBILEFACENET_FEATURE_SIDE];
+                let (channels, height, width) = cpu.mask_shape();
                 let masks =
                     out.masks.into_iter().map(|values| FeatureMask { channels, height, width, values }).collect();
                 return Ok(Batch {
@@ -324,7 +341,7 @@ impl FaceModel {
     }
 
     /// The same model on another device (e.g. the GUI's GPU).
-    pub fn to_device(self, device: &Device) -> Self {
+    pub fn to_device(self, device: &Device) -> Result<Self, ModelError> {
         let network = match self.network {
             Network::FromMobileFaceNet { net, config } => {
                 Network::FromMobileFaceNet { net: net.to_device(device), config }

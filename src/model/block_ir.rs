@@ -7,6 +7,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PRelu, PReluConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
+use super::ops::{BurnOps, Ops};
+
 /// 3x3 convolution without bias, padding 1.
 pub fn conv3x3(channels: [usize; 2], stride: usize, bias: bool, device: &Device) -> Conv2d {
     Conv2dConfig::new(channels, [3, 3])
@@ -84,16 +86,24 @@ impl BlockIr {
     /// - input: `[batch, in_channels, h, w]`
     /// - output: `[batch, out_channels, h / stride, w / stride]`
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let x = self.bn1.forward(input.clone());
-        let x = self.conv1.forward(x);
-        let x = self.bn2.forward(x);
-        let x = self.prelu1.forward(x);
-        let x = self.conv2.forward(x);
-        let x = self.bn3.forward(x);
+        self.forward_with(&mut BurnOps, input)
+    }
+
+    pub fn forward_with<O: Ops>(&self, o: &mut O, input: O::X) -> O::X {
+        // The shortcut first: the CPU path then adds it as the last conv's epilogue.
         let shortcut = match &self.downsample {
-            Some(down) => down.bn.forward(down.conv.forward(input)),
-            None => input,
+            Some(down) => {
+                let x = o.conv(&down.conv, input.clone());
+                o.batch_norm(&down.bn, x)
+            }
+            None => input.clone(),
         };
-        x + shortcut
+        let x = o.batch_norm(&self.bn1, input);
+        let x = o.conv(&self.conv1, x);
+        let x = o.batch_norm(&self.bn2, x);
+        let x = o.prelu(&self.prelu1, x);
+        let x = o.conv(&self.conv2, x);
+        let x = o.batch_norm(&self.bn3, x);
+        o.add(x, shortcut)
     }
 }

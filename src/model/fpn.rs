@@ -9,6 +9,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor};
 
 use super::block_ir::{conv1x1, conv3x3};
+use super::ops::{BurnOps, Ops};
 
 #[derive(Config, Debug)]
 pub struct FpnConfig {
@@ -69,21 +70,23 @@ impl FpnConfig {
     }
 }
 
-/// Nearest-neighbour x2 upsampling (PyTorch `interpolate(scale_factor=2, mode="nearest")`):
-/// every value is repeated into a 2 x 2 block.
-pub fn upsample_nearest_x2(x: Tensor<4>) -> Tensor<4> {
-    let [n, c, h, w] = x.dims();
-    x.reshape([n, c, h, 1, w, 1]).expand([n, c, h, 2, w, 2]).reshape([n, c, 2 * h, 2 * w])
-}
-
 impl Fpn {
     /// # Shapes
     /// - `c3`: `[batch, c3, 4h, 4w]`, `c4`: `[batch, c4, 2h, 2w]`, `c5`: `[batch, c5, h, w]`
     /// - output (X3): `[batch, channels, 4h, 4w]`
     pub fn forward(&self, c3: Tensor<4>, c4: Tensor<4>, c5: Tensor<4>) -> Tensor<4> {
-        let p5 = self.p5_1.forward(c5);
-        let p4 = self.p4_1.forward(c4) + upsample_nearest_x2(p5);
-        let p3 = self.p3_1.forward(c3) + upsample_nearest_x2(p4);
-        self.p3_2.forward(p3)
+        self.forward_with(&mut BurnOps, c3, c4, c5)
+    }
+
+    pub fn forward_with<O: Ops>(&self, o: &mut O, c3: O::X, c4: O::X, c5: O::X) -> O::X {
+        // Each upsampled level first: the CPU path then adds it as the lateral conv's epilogue.
+        let p5 = o.conv(&self.p5_1, c5);
+        let up = o.upsample_x2(p5);
+        let lateral = o.conv(&self.p4_1, c4);
+        let p4 = o.add(lateral, up);
+        let up = o.upsample_x2(p4);
+        let lateral = o.conv(&self.p3_1, c3);
+        let p3 = o.add(lateral, up);
+        o.conv(&self.p3_2, p3)
     }
 }

@@ -10,12 +10,14 @@ use burn::tensor::{Device, Tensor};
 
 use super::config::MAX_CHANNELS;
 use super::fpn::{Fpn, FpnConfig};
-use super::from_net::FromOutput;
+use super::from_net::{FromForward, FromOutput, FromParts};
 use super::heads::{FlatHead, FlatHeadConfig};
 use super::mask_decoder::{MaskDecoder, MaskDecoderConfig};
 use super::mobilefacenet::{
-    MOBILEFACENET_FEATURES, MOBILEFACENET_INPUT, MobileFaceNet, MobileFaceNetConfig, MobileFaceNetTaps,
+    MOBILEFACENET_FEATURES, MOBILEFACENET_INPUT, MOBILEFACENET_NORM, MobileFaceNet, MobileFaceNetConfig,
+    MobileFaceNetTaps,
 };
+use super::ops::{BurnOps, InputNorm, Ops};
 use crate::patterns;
 
 /// Channels of MobileFaceNet's 28x28, 14x14 and 7x7 stage outputs.
@@ -82,6 +84,14 @@ impl FromMobileFaceNetConfig {
     }
 }
 
+impl FromForward for FromMobileFaceNet {
+    const NORM: InputNorm = MOBILEFACENET_NORM;
+
+    fn forward_with<O: Ops>(&self, o: &mut O, input: O::X) -> FromParts<O::X> {
+        FromMobileFaceNet::forward_with(self, o, input)
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct FromMobileFaceNet {
     pub backbone: MobileFaceNet,
@@ -97,18 +107,24 @@ impl FromMobileFaceNet {
     /// - input: `[batch, 3, 112, 112]`, normalised like MobileFaceNet's input
     /// - mask: `[batch, 512, 7, 7]`
     pub fn features(&self, input: Tensor<4>) -> (MobileFaceNetTaps, Tensor<4>) {
-        self.features_from_taps(self.backbone.taps(input))
+        let taps = self.backbone.taps(input);
+        self.features_from_taps(&mut BurnOps, taps)
     }
 
-    fn features_from_taps(&self, taps: MobileFaceNetTaps) -> (MobileFaceNetTaps, Tensor<4>) {
-        let x3 = self.fpn.forward(taps.c3.clone(), taps.c4.clone(), taps.c5.clone());
-        let mask = self.mask.forward(x3);
+    fn features_from_taps<O: Ops>(&self, o: &mut O, taps: MobileFaceNetTaps<O::X>) -> (MobileFaceNetTaps<O::X>, O::X) {
+        let x3 = self.fpn.forward_with(o, taps.c3.clone(), taps.c4.clone(), taps.c5.clone());
+        let mask = self.mask.forward_with(o, x3);
         (taps, mask)
     }
 
     pub fn forward(&self, input: Tensor<4>) -> FromOutput {
-        let (taps, mask) = self.features(input);
-        self.heads(taps.features, mask)
+        self.forward_with(&mut BurnOps, input).into()
+    }
+
+    pub fn forward_with<O: Ops>(&self, o: &mut O, input: O::X) -> FromParts<O::X> {
+        let taps = self.backbone.taps_with(o, input);
+        let (taps, mask) = self.features_from_taps(o, taps);
+        self.heads_with(o, taps.features, mask)
     }
 
     /// The forward pass from the backbone's first tap (see [`MobileFaceNet::taps_from_c3`]).
@@ -116,7 +132,8 @@ impl FromMobileFaceNet {
     /// # Shapes
     /// - `c3`: `[batch, 64, 28, 28]`
     pub fn forward_from_c3(&self, c3: Tensor<4>) -> FromOutput {
-        let (taps, mask) = self.features_from_taps(self.backbone.taps_from_c3(c3));
+        let taps = self.backbone.taps_from_c3(c3);
+        let (taps, mask) = self.features_from_taps(&mut BurnOps, taps);
         self.heads(taps.features, mask)
     }
 
@@ -131,9 +148,14 @@ impl FromMobileFaceNet {
     /// # Shapes
     /// - `features`, `mask`: `[batch, 512, 7, 7]`
     pub fn heads(&self, features: Tensor<4>, mask: Tensor<4>) -> FromOutput {
-        let masked_embedding = self.backbone.embed_features(features.clone() * mask.clone());
-        let unmasked_embedding = self.backbone.embed_features(features);
-        let pattern_logits = self.regress.forward(mask.clone());
-        FromOutput { masked_embedding, mask, pattern_logits, unmasked_embedding }
+        self.heads_with(&mut BurnOps, features, mask).into()
+    }
+
+    pub fn heads_with<O: Ops>(&self, o: &mut O, features: O::X, mask: O::X) -> FromParts<O::X> {
+        let unmasked_embedding = self.backbone.embed_features_with(o, features.clone());
+        let masked = o.mul(features, mask.clone());
+        let masked_embedding = self.backbone.embed_features_with(o, masked);
+        let pattern_logits = self.regress.forward_with(o, mask.clone());
+        FromParts { masked_embedding, mask, pattern_logits, unmasked_embedding }
     }
 }

@@ -10,6 +10,7 @@ use super::fpn::{FPN_TORCH_NAMES, Fpn, FpnConfig};
 use super::heads::{FLAT_HEAD_TORCH_NAMES, FlatHead, FlatHeadConfig};
 use super::lresnet::{BackboneFeatures, LResNet, LResNetConfig};
 use super::mask_decoder::MaskHead;
+use super::ops::{BurnOps, InputNorm, Ops, vectors};
 use super::torch_names::{TorchRenames, anywhere, under};
 
 /// Everything one forward pass yields.
@@ -25,6 +26,27 @@ pub struct FromOutput {
     pub mask: Tensor<4>,
     pub pattern_logits: Tensor<2>,
     pub unmasked_embedding: Tensor<2>,
+}
+
+/// [`FromOutput`] as the [`Ops`] give it: every output 4-D, the embeddings and logits
+/// `[batch, features, 1, 1]`.
+#[derive(Debug, Clone)]
+pub struct FromParts<X> {
+    pub masked_embedding: X,
+    pub mask: X,
+    pub pattern_logits: X,
+    pub unmasked_embedding: X,
+}
+
+impl From<FromParts<Tensor<4>>> for FromOutput {
+    fn from(parts: FromParts<Tensor<4>>) -> Self {
+        FromOutput {
+            masked_embedding: vectors(parts.masked_embedding),
+            mask: parts.mask,
+            pattern_logits: vectors(parts.pattern_logits),
+            unmasked_embedding: vectors(parts.unmasked_embedding),
+        }
+    }
 }
 
 #[derive(Module, Debug)]
@@ -54,9 +76,29 @@ impl FromNetConfig {
     }
 }
 
-/// Maps RGB pixel values in 0..=255 to the network's input range: (x / 255 - 0.5) / 0.5.
+/// The official code's input: (x / 255 - 0.5) / 0.5.
+pub const LRESNET_NORM: InputNorm = InputNorm { mean: 127.5, scale: 127.5 };
+
+/// Maps RGB pixel values in 0..=255 to the network's input range ([`LRESNET_NORM`]).
 pub fn normalize_pixels(raw: Tensor<4>) -> Tensor<4> {
-    raw.div_scalar(127.5).sub_scalar(1.0)
+    LRESNET_NORM.apply(raw)
+}
+
+/// A FROM network, whichever its backbone: what the CPU path traces.
+pub trait FromForward {
+    /// How its input is normalised.
+    const NORM: InputNorm;
+
+    /// The forward pass on normalised input.
+    fn forward_with<O: Ops>(&self, o: &mut O, input: O::X) -> FromParts<O::X>;
+}
+
+impl FromForward for FromNet {
+    const NORM: InputNorm = LRESNET_NORM;
+
+    fn forward_with<O: Ops>(&self, o: &mut O, input: O::X) -> FromParts<O::X> {
+        FromNet::forward_with(self, o, input)
+    }
 }
 
 impl FromNet {
@@ -65,16 +107,24 @@ impl FromNet {
     /// # Shapes
     /// - input: `[batch, 3, H, W]`, normalised ([`normalize_pixels`])
     pub fn features(&self, input: Tensor<4>) -> (BackboneFeatures, Tensor<4>) {
-        let features = self.backbone.forward(input);
-        let x3 = self.fpn.forward(features.c3.clone(), features.c4.clone(), features.c5.clone());
-        let mask = self.mask.forward(x3);
+        self.features_with(&mut BurnOps, input)
+    }
+
+    pub fn features_with<O: Ops>(&self, o: &mut O, input: O::X) -> (BackboneFeatures<O::X>, O::X) {
+        let features = self.backbone.forward_with(o, input);
+        let x3 = self.fpn.forward_with(o, features.c3.clone(), features.c4.clone(), features.c5.clone());
+        let mask = self.mask.forward_with(o, x3);
         (features, mask)
     }
 
     /// The full forward pass with the decoded mask.
     pub fn forward(&self, input: Tensor<4>) -> FromOutput {
-        let (features, mask) = self.features(input);
-        self.heads(features.c5, mask)
+        self.forward_with(&mut BurnOps, input).into()
+    }
+
+    pub fn forward_with<O: Ops>(&self, o: &mut O, input: O::X) -> FromParts<O::X> {
+        let (features, mask) = self.features_with(o, input);
+        self.heads_with(o, features.c5, mask)
     }
 
     /// The forward pass with an externally given mask in place of the decoded one (the
@@ -89,21 +139,29 @@ impl FromNet {
 
     /// Embeddings and pattern logits from C5 and a mask of the decoder's shape.
     pub fn heads(&self, c5: Tensor<4>, mask: Tensor<4>) -> FromOutput {
-        let unmasked_embedding = self.fc.forward(c5.clone());
+        self.heads_with(&mut BurnOps, c5, mask).into()
+    }
+
+    pub fn heads_with<O: Ops>(&self, o: &mut O, c5: O::X, mask: O::X) -> FromParts<O::X> {
+        let unmasked_embedding = self.fc.forward_with(o, c5.clone());
         let (masked_embedding, pattern_logits) = match &self.mask {
-            MaskHead::Channel(_) => (self.fc.forward(c5 * mask.clone()), self.regress.forward(mask.clone())),
-            MaskHead::Spatial(_) => {
+            MaskHead::Channel(_) => {
+                let masked = o.mul(c5, mask.clone());
+                (self.fc.forward_with(o, masked), self.regress.forward_with(o, mask.clone()))
+            }
+            MaskHead::Spatial(decoder) => {
                 // The official code repeats the map over the channels before both uses.
-                let channels = c5.dims()[1];
-                let repeated = mask.clone().repeat_dim(1, channels);
-                (self.fc.forward(c5 * repeated.clone()), self.regress.forward(repeated))
+                let channels = decoder.conv2.weight.dims()[0];
+                let repeated = o.repeat_channels(mask.clone(), channels);
+                let masked = o.mul(c5, repeated.clone());
+                (self.fc.forward_with(o, masked), self.regress.forward_with(o, repeated))
             }
             MaskHead::Embedding(_) => {
-                let on_embedding: Tensor<2> = mask.clone().flatten(1, 3);
-                (unmasked_embedding.clone() * on_embedding, self.regress.forward(mask.clone()))
+                let masked = o.mul(unmasked_embedding.clone(), mask.clone());
+                (masked, self.regress.forward_with(o, mask.clone()))
             }
         };
-        FromOutput { masked_embedding, mask, pattern_logits, unmasked_embedding }
+        FromParts { masked_embedding, mask, pattern_logits, unmasked_embedding }
     }
 }
 

@@ -8,6 +8,7 @@ use burn::nn::{BatchNorm, Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::block_ir::batch_norm;
+use super::ops::{BurnOps, Ops, vectors};
 
 /// Dropout of both heads in the official training recipe.
 pub const HEAD_DROPOUT: f64 = 0.5;
@@ -47,8 +48,16 @@ impl FlatHead {
     /// - input: `[batch, C, h, w]` (flattened in NCHW order, like PyTorch's `view(N, -1)`)
     /// - output: `[batch, out_features]`
     pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
-        let x: Tensor<2> = input.flatten(1, 3);
-        let x = self.dropout.forward(self.bn_in.forward(x));
-        self.bn_out.forward(self.linear.forward(x))
+        vectors(self.forward_with(&mut BurnOps, input))
+    }
+
+    /// # Shapes
+    /// - output: `[batch, out_features, 1, 1]`
+    pub fn forward_with<O: Ops>(&self, o: &mut O, input: O::X) -> O::X {
+        let x = o.flatten(input);
+        let x = o.batch_norm(&self.bn_in, x);
+        let x = o.dropout(&self.dropout, x);
+        let x = o.linear(&self.linear, x);
+        o.batch_norm(&self.bn_out, x)
     }
 }

@@ -9,6 +9,7 @@ use burn::nn::{BatchNorm, PRelu};
 use burn::tensor::{Device, Tensor};
 
 use super::block_ir::{BlockIr, BlockIrConfig, batch_norm, conv3x3, prelu};
+use super::ops::{BurnOps, Ops};
 
 #[derive(Config, Debug)]
 pub struct LResNetConfig {
@@ -23,10 +24,10 @@ pub struct LResNetConfig {
 /// - `c4`: `[batch, widths[2], 14, 12]`
 /// - `c5`: `[batch, widths[3], 7, 6]`
 #[derive(Debug, Clone)]
-pub struct BackboneFeatures {
-    pub c3: Tensor<4>,
-    pub c4: Tensor<4>,
-    pub c5: Tensor<4>,
+pub struct BackboneFeatures<X = Tensor<4>> {
+    pub c3: X,
+    pub c4: X,
+    pub c5: X,
 }
 
 #[derive(Module, Debug)]
@@ -65,20 +66,23 @@ impl LResNetConfig {
     }
 }
 
-fn run_stage(blocks: &[BlockIr], input: Tensor<4>) -> Tensor<4> {
-    blocks.iter().fold(input, |x, block| block.forward(x))
-}
-
 impl LResNet {
     /// # Shapes
     /// - input: `[batch, 3, H, W]`, normalised to [-1, 1]
     /// - output: see [`BackboneFeatures`]
     pub fn forward(&self, input: Tensor<4>) -> BackboneFeatures {
-        let x = self.prelu1.forward(self.bn1.forward(self.conv1.forward(input)));
-        let c2 = run_stage(&self.layer1, x);
-        let c3 = run_stage(&self.layer2, c2);
-        let c4 = run_stage(&self.layer3, c3.clone());
-        let c5 = run_stage(&self.layer4, c4.clone());
+        self.forward_with(&mut BurnOps, input)
+    }
+
+    pub fn forward_with<O: Ops>(&self, o: &mut O, input: O::X) -> BackboneFeatures<O::X> {
+        let x = o.conv(&self.conv1, input);
+        let x = o.batch_norm(&self.bn1, x);
+        let x = o.prelu(&self.prelu1, x);
+        let mut stage = |blocks: &[BlockIr], x: O::X| blocks.iter().fold(x, |x, block| block.forward_with(o, x));
+        let c2 = stage(&self.layer1, x);
+        let c3 = stage(&self.layer2, c2);
+        let c4 = stage(&self.layer3, c3.clone());
+        let c5 = stage(&self.layer4, c4.clone());
         BackboneFeatures { c3, c4, c5 }
     }
 }

@@ -13,11 +13,11 @@ use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, Linear, LinearConfig, PRelu};
-use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
 use super::block_ir::{batch_norm, conv3x3, prelu};
 use super::config::{EMBEDDING_MASK_REDUCED, FromNetConfig, MaskDecoderKind};
+use super::ops::{BurnOps, Ops};
 use super::torch_names::{TorchRenames, under};
 
 /// The initial logit of a mask decoder built with `start_open` (sigmoid(3) = 0.953).
@@ -74,9 +74,15 @@ impl MaskDecoder {
     /// - input (X3): `[batch, in_channels, 4h, 4w]`
     /// - output: `[batch, out_channels, h, w]`
     pub fn forward(&self, x3: Tensor<4>) -> Tensor<4> {
-        let x = self.conv1.forward(x3);
-        let x = self.bn.forward(self.prelu.forward(x));
-        sigmoid(self.conv2.forward(x))
+        self.forward_with(&mut BurnOps, x3)
+    }
+
+    pub fn forward_with<O: Ops>(&self, o: &mut O, x3: O::X) -> O::X {
+        let x = o.conv(&self.conv1, x3);
+        let x = o.prelu(&self.prelu, x);
+        let x = o.batch_norm(&self.bn, x);
+        let x = o.conv(&self.conv2, x);
+        o.sigmoid(x)
     }
 }
 
@@ -114,9 +120,18 @@ impl SpatialMaskDecoder {
     /// - input (X3): `[batch, fpn, 4h, 4w]`
     /// - output: `[batch, 1, h, w]`
     pub fn forward(&self, x3: Tensor<4>) -> Tensor<4> {
-        let x = self.bn1.forward(self.prelu1.forward(self.conv1.forward(x3)));
-        let x = self.bn2.forward(self.prelu2.forward(self.conv2.forward(x)));
-        sigmoid(self.conv3.forward(x))
+        self.forward_with(&mut BurnOps, x3)
+    }
+
+    pub fn forward_with<O: Ops>(&self, o: &mut O, x3: O::X) -> O::X {
+        let x = o.conv(&self.conv1, x3);
+        let x = o.prelu(&self.prelu1, x);
+        let x = o.batch_norm(&self.bn1, x);
+        let x = o.conv(&self.conv2, x);
+        let x = o.prelu(&self.prelu2, x);
+        let x = o.batch_norm(&self.bn2, x);
+        let x = o.conv(&self.conv3, x);
+        o.sigmoid(x)
     }
 }
 
@@ -166,12 +181,21 @@ impl EmbeddingMaskDecoder {
     /// - input (X3): `[batch, fpn, 4h, 4w]`
     /// - output: `[batch, embedding_dim, 1, 1]` (4-D like the other masks, not spatial)
     pub fn forward(&self, x3: Tensor<4>) -> Tensor<4> {
-        let x = self.reduce_bn1.forward(self.reduce_prelu1.forward(self.reduce_conv1.forward(x3)));
-        let x = self.reduce_bn2.forward(self.reduce_prelu2.forward(self.reduce_conv2.forward(x)));
-        let x: Tensor<2> = x.flatten(1, 3);
-        let x = self.bn_out.forward(self.linear.forward(self.bn_in.forward(x)));
-        let [batch, dim] = x.dims();
-        sigmoid(x).reshape([batch, dim, 1, 1])
+        self.forward_with(&mut BurnOps, x3)
+    }
+
+    pub fn forward_with<O: Ops>(&self, o: &mut O, x3: O::X) -> O::X {
+        let x = o.conv(&self.reduce_conv1, x3);
+        let x = o.prelu(&self.reduce_prelu1, x);
+        let x = o.batch_norm(&self.reduce_bn1, x);
+        let x = o.conv(&self.reduce_conv2, x);
+        let x = o.prelu(&self.reduce_prelu2, x);
+        let x = o.batch_norm(&self.reduce_bn2, x);
+        let x = o.flatten(x);
+        let x = o.batch_norm(&self.bn_in, x);
+        let x = o.linear(&self.linear, x);
+        let x = o.batch_norm(&self.bn_out, x);
+        o.sigmoid(x)
     }
 }
 
@@ -200,10 +224,14 @@ impl MaskHead {
     /// The decoded mask: `[batch, C5 channels, h, w]` (channel), `[batch, 1, h, w]` (spatial) or
     /// `[batch, embedding_dim, 1, 1]` (embedding).
     pub fn forward(&self, x3: Tensor<4>) -> Tensor<4> {
+        self.forward_with(&mut BurnOps, x3)
+    }
+
+    pub fn forward_with<O: Ops>(&self, o: &mut O, x3: O::X) -> O::X {
         match self {
-            MaskHead::Channel(d) => d.forward(x3),
-            MaskHead::Spatial(d) => d.forward(x3),
-            MaskHead::Embedding(d) => d.forward(x3),
+            MaskHead::Channel(d) => d.forward_with(o, x3),
+            MaskHead::Spatial(d) => d.forward_with(o, x3),
+            MaskHead::Embedding(d) => d.forward_with(o, x3),
         }
     }
 }

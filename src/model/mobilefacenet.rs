@@ -17,6 +17,7 @@ use burn::nn::{PRelu, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
 use super::block_ir::prelu;
+use super::ops::{BurnOps, InputNorm, Ops, vectors};
 
 /// Embedding size of the shipped model.
 pub const MOBILEFACENET_EMBEDDING: usize = 192;
@@ -28,8 +29,8 @@ pub const MOBILEFACENET_INPUT: usize = 112;
 const L2_EPSILON: f32 = 1e-10;
 /// Input normalisation, (pixel - mean) / scale, as sirius-ai trained it (measured best on LFW
 /// pairs among the usual choices).
-pub const INPUT_MEAN: f32 = 127.5;
-pub const INPUT_SCALE: f32 = 128.0;
+/// MobileFaceNet_TF's input: (x - 127.5) / 128.
+pub const MOBILEFACENET_NORM: InputNorm = InputNorm { mean: 127.5, scale: 128.0 };
 
 /// TensorFlow "SAME" padding of a 3x3 conv: stride 1 pads 1 on every side; stride 2 on an even
 /// input pads only bottom and right.
@@ -67,9 +68,13 @@ impl ConvAct {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x);
+        self.forward_with(&mut BurnOps, x)
+    }
+
+    pub fn forward_with<O: Ops>(&self, o: &mut O, x: O::X) -> O::X {
+        let x = o.conv(&self.conv, x);
         match &self.act {
-            Some(act) => act.forward(x),
+            Some(act) => o.prelu(act, x),
             None => x,
         }
     }
@@ -95,8 +100,14 @@ impl Bottleneck {
     }
 
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let x = self.project.forward(self.depthwise.forward(self.expand.forward(input.clone())));
-        if self.residual { x + input } else { x }
+        self.forward_with(&mut BurnOps, input)
+    }
+
+    pub fn forward_with<O: Ops>(&self, o: &mut O, input: O::X) -> O::X {
+        let x = self.expand.forward_with(o, input.clone());
+        let x = self.depthwise.forward_with(o, x);
+        let x = self.project.forward_with(o, x);
+        if self.residual { o.add(x, input) } else { x }
     }
 }
 
@@ -130,11 +141,11 @@ pub struct MobileFaceNet {
 /// - `c3`: `[batch, 64, 28, 28]`, `c4`: `[batch, 128, 14, 14]`, `c5`: `[batch, 128, 7, 7]`
 /// - `features`: `[batch, 512, 7, 7]` (before the global depthwise conv)
 #[derive(Debug, Clone)]
-pub struct MobileFaceNetTaps {
-    pub c3: Tensor<4>,
-    pub c4: Tensor<4>,
-    pub c5: Tensor<4>,
-    pub features: Tensor<4>,
+pub struct MobileFaceNetTaps<X = Tensor<4>> {
+    pub c3: X,
+    pub c4: X,
+    pub c5: X,
+    pub features: X,
 }
 
 impl MobileFaceNetConfig {
@@ -174,7 +185,12 @@ impl MobileFaceNet {
     /// # Shapes
     /// - input: `[batch, 3, 112, 112]`, normalised RGB
     pub fn taps(&self, input: Tensor<4>) -> MobileFaceNetTaps {
-        self.taps_from_c3(self.c3(input))
+        self.taps_with(&mut BurnOps, input)
+    }
+
+    pub fn taps_with<O: Ops>(&self, o: &mut O, input: O::X) -> MobileFaceNetTaps<O::X> {
+        let c3 = self.c3_with(o, input);
+        self.taps_from_c3_with(o, c3)
     }
 
     /// The first pyramid tap: the stem and the first bottleneck stage.
@@ -182,21 +198,30 @@ impl MobileFaceNet {
     /// # Shapes
     /// - input: `[batch, 3, 112, 112]`, normalised RGB; output: `[batch, 64, 28, 28]`
     pub fn c3(&self, input: Tensor<4>) -> Tensor<4> {
-        let x = self.stem.iter().fold(input, |x, layer| layer.forward(x));
-        self.run_stage(x, 0)
+        self.c3_with(&mut BurnOps, input)
     }
 
-    fn run_stage(&self, x: Tensor<4>, stage: usize) -> Tensor<4> {
-        self.stages[stage].iter().fold(x, |x, b| b.forward(x))
+    pub fn c3_with<O: Ops>(&self, o: &mut O, input: O::X) -> O::X {
+        let x = self.stem.iter().fold(input, |x, layer| layer.forward_with(o, x));
+        self.run_stage(o, x, 0)
+    }
+
+    fn run_stage<O: Ops>(&self, o: &mut O, x: O::X, stage: usize) -> O::X {
+        self.stages[stage].iter().fold(x, |x, b| b.forward_with(o, x))
     }
 
     /// The taps from the first one on: training with the stem and first stage frozen computes
     /// `c3` outside the autodiff graph and starts here.
     pub fn taps_from_c3(&self, c3: Tensor<4>) -> MobileFaceNetTaps {
-        let run = |x: Tensor<4>, stage: usize| self.run_stage(x, stage);
-        let c4 = run(run(c3.clone(), 1), 2);
-        let c5 = run(run(c4.clone(), 3), 4);
-        let features = self.conv7.forward(c5.clone());
+        self.taps_from_c3_with(&mut BurnOps, c3)
+    }
+
+    pub fn taps_from_c3_with<O: Ops>(&self, o: &mut O, c3: O::X) -> MobileFaceNetTaps<O::X> {
+        let x = self.run_stage(o, c3.clone(), 1);
+        let c4 = self.run_stage(o, x, 2);
+        let x = self.run_stage(o, c4.clone(), 3);
+        let c5 = self.run_stage(o, x, 4);
+        let features = self.conv7.forward_with(o, c5.clone());
         MobileFaceNetTaps { c3, c4, c5, features }
     }
 
@@ -205,8 +230,15 @@ impl MobileFaceNet {
     /// # Shapes
     /// - input: `[batch, 512, 7, 7]`; output: `[batch, 192]`
     pub fn embed_features(&self, features: Tensor<4>) -> Tensor<2> {
-        let x = self.linear.forward(self.head_conv.forward(self.gdc.forward(features)));
-        x.flatten(1, 3)
+        vectors(self.embed_features_with(&mut BurnOps, features))
+    }
+
+    /// # Shapes
+    /// - output: `[batch, embedding, 1, 1]`
+    pub fn embed_features_with<O: Ops>(&self, o: &mut O, features: O::X) -> O::X {
+        let x = self.gdc.forward_with(o, features);
+        let x = self.head_conv.forward_with(o, x);
+        self.linear.forward_with(o, x)
     }
 
     /// L2-normalised embeddings, as the shipped graph outputs them.
@@ -228,8 +260,7 @@ pub fn l2_normalize_vec(mut x: Vec<f32>) -> Vec<f32> {
     x
 }
 
-/// Maps RGB pixel values in 0..=255 to MobileFaceNet's input range, (x - [`INPUT_MEAN`]) /
-/// [`INPUT_SCALE`].
+/// Maps RGB pixel values in 0..=255 to MobileFaceNet's input range ([`MOBILEFACENET_NORM`]).
 pub fn normalize_mobilefacenet(raw: Tensor<4>) -> Tensor<4> {
-    raw.sub_scalar(INPUT_MEAN).div_scalar(INPUT_SCALE)
+    MOBILEFACENET_NORM.apply(raw)
 }

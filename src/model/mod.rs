@@ -2,17 +2,14 @@
 
 pub mod block_ir;
 pub mod config;
-pub mod cpu_layers;
-pub mod cpu_matmul;
 pub mod fpn;
 pub mod from_mobilefacenet;
-pub mod from_mobilefacenet_cpu;
 pub mod from_net;
 pub mod heads;
 pub mod lresnet;
 pub mod mask_decoder;
 pub mod mobilefacenet;
-pub mod mobilefacenet_cpu;
+pub mod ops;
 pub mod torch_names;
 
 pub use config::FromNetConfig;

@@ -1,13 +1,18 @@
-//! The three MTCNN networks on the CPU inference path (`model::cpu_layers`), built from the burn
-//! modules' weights.
+//! The three MTCNN networks on the CPU inference path (`crate::cpu`), traced from the burn
+//! modules.
 //!
 //! burn-flex ran P-Net over the pyramid op by op, channels first, each conv, PReLU and pool a
-//! pass over a fresh tensor; that made detection on a 250x250 LFW photo cost ~70 ms. Here every
-//! conv is one matrix multiply over a block of channels-last pixels with the PReLU applied in
-//! the same pass. The burn modules stay the definition and what the GPU runs.
+//! pass over a fresh tensor; that made detection on a 250x250 LFW photo cost ~70 ms. On the CPU
+//! path every conv is one matrix multiply over a block of channels-last pixels with the PReLU
+//! (and the softmax) applied in the same pass. The burn modules stay the definition and what
+//! the GPU runs.
 
-use super::nets::{ONet, PNet, RNet};
-use crate::model::cpu_layers::{CpuNetError, Layer, Nhwc};
+use super::nets::{ONET_SIZE, ONet, ONetOutput, PNet, PNetOutput, RNET_SIZE, RNet, RNetOutput};
+use crate::cpu::{CpuNetError, Nhwc, Program, Tracer, Value};
+
+/// Side of the input P-Net is traced on: its smallest (one output cell). It runs on any larger
+/// one, being fully convolutional.
+const PNET_TRACE_SIZE: usize = 12;
 
 /// P-Net's maps for one pyramid level, channels first.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,96 +39,50 @@ pub struct CropOutputs {
 /// The three networks, ready for CPU inference.
 #[derive(Debug, Clone)]
 pub struct CpuMtcnnNets {
-    pnet: Vec<Step>,
-    pnet_prob: Layer,
-    pnet_reg: Layer,
-    rnet: Vec<Step>,
-    rnet_prob: Layer,
-    rnet_reg: Layer,
-    onet: Vec<Step>,
-    onet_prob: Layer,
-    onet_reg: Layer,
-    onet_landmarks: Layer,
-}
-
-/// One step of a network's trunk.
-#[derive(Debug, Clone)]
-#[allow(clippy::large_enum_variant, reason = "a dozen steps per network, built once")]
-enum Step {
-    Layer(Layer),
-    /// Stride-2 max-pool in ceil mode with this kernel.
-    Pool(usize),
-    Flatten,
+    pnet: (Program, PNetOutput<Value>),
+    rnet: (Program, RNetOutput<Value>),
+    onet: (Program, ONetOutput<Value>),
 }
 
 impl CpuMtcnnNets {
     pub fn new(pnet: &PNet, rnet: &RNet, onet: &ONet) -> Result<Self, CpuNetError> {
-        let conv = |c, a, name| Layer::new(c, Some(a), name).map(Step::Layer);
-        let dense = |l, a, name| Layer::from_linear(l, Some(a), name).map(Step::Layer);
-        Ok(Self {
-            pnet: vec![
-                conv(&pnet.conv1, &pnet.prelu1, "pnet.conv1")?,
-                Step::Pool(2),
-                conv(&pnet.conv2, &pnet.prelu2, "pnet.conv2")?,
-                conv(&pnet.conv3, &pnet.prelu3, "pnet.conv3")?,
-            ],
-            pnet_prob: Layer::new(&pnet.conv4_1, None, "pnet.conv4_1")?,
-            pnet_reg: Layer::new(&pnet.conv4_2, None, "pnet.conv4_2")?,
-            rnet: vec![
-                conv(&rnet.conv1, &rnet.prelu1, "rnet.conv1")?,
-                Step::Pool(3),
-                conv(&rnet.conv2, &rnet.prelu2, "rnet.conv2")?,
-                Step::Pool(3),
-                conv(&rnet.conv3, &rnet.prelu3, "rnet.conv3")?,
-                Step::Flatten,
-                dense(&rnet.dense4, &rnet.prelu4, "rnet.dense4")?,
-            ],
-            rnet_prob: Layer::from_linear(&rnet.dense5_1, None, "rnet.dense5_1")?,
-            rnet_reg: Layer::from_linear(&rnet.dense5_2, None, "rnet.dense5_2")?,
-            onet: vec![
-                conv(&onet.conv1, &onet.prelu1, "onet.conv1")?,
-                Step::Pool(3),
-                conv(&onet.conv2, &onet.prelu2, "onet.conv2")?,
-                Step::Pool(3),
-                conv(&onet.conv3, &onet.prelu3, "onet.conv3")?,
-                Step::Pool(2),
-                conv(&onet.conv4, &onet.prelu4, "onet.conv4")?,
-                Step::Flatten,
-                dense(&onet.dense5, &onet.prelu5, "onet.dense5")?,
-            ],
-            onet_prob: Layer::from_linear(&onet.dense6_1, None, "onet.dense6_1")?,
-            onet_reg: Layer::from_linear(&onet.dense6_2, None, "onet.dense6_2")?,
-            onet_landmarks: Layer::from_linear(&onet.dense6_3, None, "onet.dense6_3")?,
-        })
+        let mut t = Tracer::new();
+        let input = t.input(PNET_TRACE_SIZE, PNET_TRACE_SIZE);
+        let p = pnet.forward_with(&mut t, input);
+        let pnet = (Program::new(t, &[p.prob, p.reg])?, p);
+        let mut t = Tracer::new();
+        let input = t.input(RNET_SIZE, RNET_SIZE);
+        let r = rnet.forward_with(&mut t, input);
+        let rnet = (Program::new(t, &[r.prob, r.reg])?, r);
+        let mut t = Tracer::new();
+        let input = t.input(ONET_SIZE, ONET_SIZE);
+        let o = onet.forward_with(&mut t, input);
+        let onet = (Program::new(t, &[o.prob, o.reg, o.landmarks])?, o);
+        Ok(Self { pnet, rnet, onet })
     }
 
     /// P-Net on one normalised CHW pyramid level of `height` x `width` (both >= 12).
     pub fn pnet(&self, level: &[f32], height: usize, width: usize) -> PNetMaps {
-        let x = trunk(&self.pnet, Nhwc::from_planar(level, 1, 3, height, width));
-        let prob = softmax_pairs(&self.pnet_prob.forward(&x, None).data);
-        let reg = self.pnet_reg.forward(&x, None).channels_first().concat();
-        let face = prob.chunks(2).map(|p| p[1]).collect();
-        PNetMaps { height: x.height, width: x.width, face, reg }
+        let (program, out) = &self.pnet;
+        let maps = program.run(&Nhwc::from_planar(level, 1, 3, height, width), &[out.prob, out.reg]);
+        let face = maps[0].data.chunks(2).map(|p| p[1]).collect();
+        PNetMaps { height: maps[0].height, width: maps[0].width, face, reg: maps[1].channels_first().concat() }
     }
 
     /// R-Net on `n` normalised CHW 24x24 crops, one after another.
     pub fn rnet(&self, crops: &[f32]) -> CropOutputs {
-        let x = trunk(&self.rnet, crops_nhwc(crops, super::nets::RNET_SIZE));
-        CropOutputs {
-            prob: softmax_pairs(&self.rnet_prob.forward(&x, None).data),
-            reg: self.rnet_reg.forward(&x, None).data,
-            landmarks: Vec::new(),
-        }
+        let (program, out) = &self.rnet;
+        let mut maps = program.run(&crops_nhwc(crops, RNET_SIZE), &[out.prob, out.reg]).into_iter();
+        let mut next = || maps.next().map(|m| m.data).unwrap_or_default();
+        CropOutputs { prob: next(), reg: next(), landmarks: Vec::new() }
     }
 
     /// O-Net on `n` normalised CHW 48x48 crops, one after another.
     pub fn onet(&self, crops: &[f32]) -> CropOutputs {
-        let x = trunk(&self.onet, crops_nhwc(crops, super::nets::ONET_SIZE));
-        CropOutputs {
-            prob: softmax_pairs(&self.onet_prob.forward(&x, None).data),
-            reg: self.onet_reg.forward(&x, None).data,
-            landmarks: self.onet_landmarks.forward(&x, None).data,
-        }
+        let (program, out) = &self.onet;
+        let mut maps = program.run(&crops_nhwc(crops, ONET_SIZE), &[out.prob, out.reg, out.landmarks]).into_iter();
+        let mut next = || maps.next().map(|m| m.data).unwrap_or_default();
+        CropOutputs { prob: next(), reg: next(), landmarks: next() }
     }
 }
 
@@ -131,32 +90,12 @@ fn crops_nhwc(crops: &[f32], side: usize) -> Nhwc {
     Nhwc::from_planar(crops, crops.len() / (3 * side * side), 3, side, side)
 }
 
-fn trunk(steps: &[Step], input: Nhwc) -> Nhwc {
-    steps.iter().fold(input, |x, step| match step {
-        Step::Layer(layer) => layer.forward(&x, None),
-        Step::Pool(kernel) => x.max_pool_ceil(*kernel, 2),
-        Step::Flatten => x.flatten_whc(),
-    })
-}
-
-/// Softmax of each (a, b) pair, as burn's softmax computes it (shifted by the maximum).
-fn softmax_pairs(logits: &[f32]) -> Vec<f32> {
-    logits
-        .chunks(2)
-        .flat_map(|pair| {
-            let top = pair[0].max(pair[1]);
-            let (a, b) = ((pair[0] - top).exp(), (pair[1] - top).exp());
-            [a / (a + b), b / (a + b)]
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use burn::tensor::{Device, Distribution, Tensor};
 
     use super::*;
-    use crate::model::cpu_layers::values;
+    use crate::cpu::layers::{ChannelOp, values};
 
     fn random_input(n: usize, height: usize, width: usize, device: &Device) -> (Vec<f32>, Tensor<4>) {
         let t = Tensor::<4>::random([n, 3, height, width], Distribution::Normal(0.0, 1.0), device);
@@ -210,22 +149,10 @@ mod tests {
     }
 
     #[test]
-    fn flatten_puts_the_channel_fastest_then_y_then_x() {
-        // 2x2 pixels, 2 channels; value = 100 y + 10 x + c
-        let data = [[0, 0], [0, 1], [1, 0], [1, 1]]
-            .iter()
-            .flat_map(|&[y, x]| [0, 1].map(|c| (100 * y + 10 * x + c) as f32))
-            .collect();
-        let x = Nhwc { batch: 1, height: 2, width: 2, channels: 2, data };
-        let flat = x.flatten_whc();
-        assert_eq!(flat.channels, 8);
-        assert_eq!(flat.data, vec![0.0, 1.0, 100.0, 101.0, 10.0, 11.0, 110.0, 111.0]);
-    }
-
-    #[test]
-    fn softmax_of_pairs_sums_to_one_and_survives_large_logits() {
-        let p = softmax_pairs(&[0.0, 0.0, 1000.0, 0.0, 0.0, 2.0_f32.ln()]);
-        assert_eq!(&p[..4], &[0.5, 0.5, 1.0, 0.0]);
-        assert!((p[4] - 1.0 / 3.0).abs() < 1e-6 && (p[5] - 2.0 / 3.0).abs() < 1e-6);
+    fn softmax_sums_to_one_and_survives_large_logits() {
+        let mut p = [[0.0, 0.0], [1000.0, 0.0], [0.0, 2.0_f32.ln()]];
+        p.iter_mut().for_each(|pixel| ChannelOp::Softmax.apply(pixel));
+        assert_eq!(&p[..2], &[[0.5, 0.5], [1.0, 0.0]]);
+        assert!((p[2][0] - 1.0 / 3.0).abs() < 1e-6 && (p[2][1] - 2.0 / 3.0).abs() < 1e-6);
     }
 }

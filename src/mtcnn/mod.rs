@@ -19,8 +19,7 @@ use image::RgbImage;
 use burn::store::ModuleSnapshot;
 
 use crate::checkpoint::{CheckpointError, StateDict, apply_state_dict};
-use crate::model::cpu_layers::CpuNetError;
-use crate::model::mobilefacenet_cpu::CpuMobileFaceNet;
+use crate::cpu::{self, CpuNetError};
 
 pub use boxes::FaceBox;
 pub use cpu_nets::CpuMtcnnNets;
@@ -155,7 +154,7 @@ impl Mtcnn {
         load_weights(&mut rnet, &dir.join(RNET_FILE), "R-Net")?;
         let mut onet = ONet::new(device);
         load_weights(&mut onet, &dir.join(ONET_FILE), "O-Net")?;
-        let cpu = if CpuMobileFaceNet::suits(device) { Some(CpuMtcnnNets::new(&pnet, &rnet, &onet)?) } else { None };
+        let cpu = if cpu::suits(device) { Some(CpuMtcnnNets::new(&pnet, &rnet, &onet)?) } else { None };
         Ok(Self { pnet, rnet, onet, device: device.clone(), settings: MtcnnSettings::default(), cpu })
     }
 

@@ -8,10 +8,10 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PRelu};
-use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
 use crate::model::block_ir::prelu;
+use crate::model::ops::{BurnOps, Ops, vectors};
 
 /// Side of the R-Net input crop.
 pub const RNET_SIZE: usize = 24;
@@ -34,22 +34,14 @@ fn dense(d_input: usize, d_output: usize, device: &Device) -> Linear {
     LinearConfig::new(d_input, d_output).init(device)
 }
 
-/// `x.permute(0, 3, 2, 1).flatten(1)`: facenet-pytorch flattens in (w, h, c) order, with the
-/// channel fastest, because the dense weights came from TensorFlow/Caffe. The dense layers
-/// only match the weights with this order.
-fn flatten_whc(x: Tensor<4>) -> Tensor<2> {
-    let [n, c, h, w] = x.dims();
-    x.permute([0, 3, 2, 1]).reshape([n, w * h * c])
-}
-
 /// P-Net outputs for `[n, 3, h, w]` input; maps are `[n, _, h', w']` with
 /// `h' = ceil((h - 4) / 2) - 3`.
 #[derive(Debug, Clone)]
-pub struct PNetOutput {
+pub struct PNetOutput<X = Tensor<4>> {
     /// Box regression `(dx1, dy1, dx2, dy2)` per cell: `[n, 4, h', w']`.
-    pub reg: Tensor<4>,
+    pub reg: X,
     /// Softmax over the channel axis; channel 1 is "face": `[n, 2, h', w']`.
-    pub prob: Tensor<4>,
+    pub prob: X,
 }
 
 /// The proposal network: fully convolutional, one 12x12 window per output cell.
@@ -85,23 +77,31 @@ impl PNet {
     /// # Shapes
     /// - input: `[n, 3, h, w]` normalised RGB (`(v - 127.5) / 128`), `h, w >= 12`
     pub fn forward(&self, input: Tensor<4>) -> PNetOutput {
-        let x = self.prelu1.forward(self.conv1.forward(input));
-        let x = self.pool1.forward(x);
-        let x = self.prelu2.forward(self.conv2.forward(x));
-        let x = self.prelu3.forward(self.conv3.forward(x));
-        let prob = softmax(self.conv4_1.forward(x.clone()), 1);
-        let reg = self.conv4_2.forward(x);
+        self.forward_with(&mut BurnOps, input)
+    }
+
+    pub fn forward_with<O: Ops>(&self, o: &mut O, input: O::X) -> PNetOutput<O::X> {
+        let x = o.conv(&self.conv1, input);
+        let x = o.prelu(&self.prelu1, x);
+        let x = o.max_pool(&self.pool1, x);
+        let x = o.conv(&self.conv2, x);
+        let x = o.prelu(&self.prelu2, x);
+        let x = o.conv(&self.conv3, x);
+        let x = o.prelu(&self.prelu3, x);
+        let prob = o.conv(&self.conv4_1, x.clone());
+        let prob = o.softmax_channels(prob);
+        let reg = o.conv(&self.conv4_2, x);
         PNetOutput { reg, prob }
     }
 }
 
 /// R-Net outputs for `[n, 3, 24, 24]` input.
 #[derive(Debug, Clone)]
-pub struct RNetOutput {
+pub struct RNetOutput<X = Tensor<2>> {
     /// Box regression `(dx1, dy1, dx2, dy2)`: `[n, 4]`.
-    pub reg: Tensor<2>,
+    pub reg: X,
     /// Softmax; column 1 is "face": `[n, 2]`.
-    pub prob: Tensor<2>,
+    pub prob: X,
 }
 
 /// The refinement network, on 24x24 crops of the P-Net boxes.
@@ -143,27 +143,38 @@ impl RNet {
     /// # Shapes
     /// - input: `[n, 3, 24, 24]` normalised RGB
     pub fn forward(&self, input: Tensor<4>) -> RNetOutput {
-        let x = self.prelu1.forward(self.conv1.forward(input));
-        let x = self.pool1.forward(x); // 22 -> 11
-        let x = self.prelu2.forward(self.conv2.forward(x));
-        let x = self.pool2.forward(x); // 9 -> 4
-        let x = self.prelu3.forward(self.conv3.forward(x)); // [n, 64, 3, 3]
-        let x = self.prelu4.forward(self.dense4.forward(flatten_whc(x)));
-        let prob = softmax(self.dense5_1.forward(x.clone()), 1);
-        let reg = self.dense5_2.forward(x);
+        let out = self.forward_with(&mut BurnOps, input);
+        RNetOutput { reg: vectors(out.reg), prob: vectors(out.prob) }
+    }
+
+    pub fn forward_with<O: Ops>(&self, o: &mut O, input: O::X) -> RNetOutput<O::X> {
+        let x = o.conv(&self.conv1, input);
+        let x = o.prelu(&self.prelu1, x);
+        let x = o.max_pool(&self.pool1, x); // 22 -> 11
+        let x = o.conv(&self.conv2, x);
+        let x = o.prelu(&self.prelu2, x);
+        let x = o.max_pool(&self.pool2, x); // 9 -> 4
+        let x = o.conv(&self.conv3, x);
+        let x = o.prelu(&self.prelu3, x); // [n, 64, 3, 3]
+        let x = o.flatten_whc(x);
+        let x = o.linear(&self.dense4, x);
+        let x = o.prelu(&self.prelu4, x);
+        let prob = o.linear(&self.dense5_1, x.clone());
+        let prob = o.softmax_channels(prob);
+        let reg = o.linear(&self.dense5_2, x);
         RNetOutput { reg, prob }
     }
 }
 
 /// O-Net outputs for `[n, 3, 48, 48]` input.
 #[derive(Debug, Clone)]
-pub struct ONetOutput {
+pub struct ONetOutput<X = Tensor<2>> {
     /// Box regression `(dx1, dy1, dx2, dy2)`: `[n, 4]`.
-    pub reg: Tensor<2>,
+    pub reg: X,
     /// Five points as fractions of the box, `[x0..x4, y0..y4]`: `[n, 10]`.
-    pub landmarks: Tensor<2>,
+    pub landmarks: X,
     /// Softmax; column 1 is "face": `[n, 2]`.
-    pub prob: Tensor<2>,
+    pub prob: X,
 }
 
 /// The output network, on 48x48 crops of the R-Net boxes.
@@ -213,17 +224,29 @@ impl ONet {
     /// # Shapes
     /// - input: `[n, 3, 48, 48]` normalised RGB
     pub fn forward(&self, input: Tensor<4>) -> ONetOutput {
-        let x = self.prelu1.forward(self.conv1.forward(input));
-        let x = self.pool1.forward(x); // 46 -> 23
-        let x = self.prelu2.forward(self.conv2.forward(x));
-        let x = self.pool2.forward(x); // 21 -> 10
-        let x = self.prelu3.forward(self.conv3.forward(x));
-        let x = self.pool3.forward(x); // 8 -> 4
-        let x = self.prelu4.forward(self.conv4.forward(x)); // [n, 128, 3, 3]
-        let x = self.prelu5.forward(self.dense5.forward(flatten_whc(x)));
-        let prob = softmax(self.dense6_1.forward(x.clone()), 1);
-        let reg = self.dense6_2.forward(x.clone());
-        let landmarks = self.dense6_3.forward(x);
+        let out = self.forward_with(&mut BurnOps, input);
+        ONetOutput { reg: vectors(out.reg), landmarks: vectors(out.landmarks), prob: vectors(out.prob) }
+    }
+
+    pub fn forward_with<O: Ops>(&self, o: &mut O, input: O::X) -> ONetOutput<O::X> {
+        let x = o.conv(&self.conv1, input);
+        let x = o.prelu(&self.prelu1, x);
+        let x = o.max_pool(&self.pool1, x); // 46 -> 23
+        let x = o.conv(&self.conv2, x);
+        let x = o.prelu(&self.prelu2, x);
+        let x = o.max_pool(&self.pool2, x); // 21 -> 10
+        let x = o.conv(&self.conv3, x);
+        let x = o.prelu(&self.prelu3, x);
+        let x = o.max_pool(&self.pool3, x); // 8 -> 4
+        let x = o.conv(&self.conv4, x);
+        let x = o.prelu(&self.prelu4, x); // [n, 128, 3, 3]
+        let x = o.flatten_whc(x);
+        let x = o.linear(&self.dense5, x);
+        let x = o.prelu(&self.prelu5, x);
+        let prob = o.linear(&self.dense6_1, x.clone());
+        let prob = o.softmax_channels(prob);
+        let reg = o.linear(&self.dense6_2, x.clone());
+        let landmarks = o.linear(&self.dense6_3, x);
         ONetOutput { reg, landmarks, prob }
     }
 }

@@ -6,26 +6,25 @@
 //! graph it costs a forward pass on burn's tape plus the tape's memory traffic, although no
 //! gradient ever reaches it. On the CPU it runs on the CPU inference path (one face per rayon
 //! task), elsewhere through burn on the device without autodiff. Both are the same layers as
-//! [`MobileFaceNet::c3`]; the CPU path is checked against it in `model::mobilefacenet_cpu`.
+//! [`MobileFaceNet::c3`]; the CPU path is checked against it in `tests/cpu_path.rs`.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 use rayon::prelude::*;
 
+use crate::cpu::{self, CpuNetError, EmbedderProgram, Nhwc};
 use crate::face::tensor::faces_to_tensor;
 use crate::model::FromOutput;
-use crate::model::cpu_layers::{CpuNetError, Nhwc};
 use crate::model::from_mobilefacenet::FromMobileFaceNet;
 use crate::model::mobilefacenet::{MobileFaceNet, normalize_mobilefacenet};
-use crate::model::mobilefacenet_cpu::CpuMobileFaceNet;
 
 #[allow(clippy::large_enum_variant, reason = "one per training run")]
 pub enum FrozenPrefix {
     /// Nothing is frozen outside the graph: the network runs from the pixels.
     None,
     /// c3 by the CPU inference path.
-    CpuC3(CpuMobileFaceNet),
+    CpuC3(EmbedderProgram),
     /// c3 by burn, on this (non-autodiff) device's copy of the pretrained backbone.
     BurnC3(MobileFaceNet),
 }
@@ -34,8 +33,8 @@ impl FrozenPrefix {
     /// The c3 prefix of `backbone` (the pretrained weights, on `inner`, a device without
     /// autodiff): the CPU inference path on the CPU, burn elsewhere.
     pub fn c3(backbone: &MobileFaceNet, inner: &Device) -> Result<Self, CpuNetError> {
-        Ok(if CpuMobileFaceNet::suits(inner) {
-            FrozenPrefix::CpuC3(CpuMobileFaceNet::new(backbone)?)
+        Ok(if cpu::suits(inner) {
+            FrozenPrefix::CpuC3(EmbedderProgram::new(backbone)?)
         } else {
             FrozenPrefix::BurnC3(backbone.clone().fork(inner))
         })
@@ -46,7 +45,7 @@ impl FrozenPrefix {
         match self {
             FrozenPrefix::None => net.forward(normalize_mobilefacenet(faces_to_tensor(faces, device))),
             FrozenPrefix::CpuC3(cpu) => {
-                let maps: Vec<Nhwc> = faces.par_iter().map(|face| cpu.c3(&Nhwc::from_faces(&[face]))).collect();
+                let maps: Vec<Nhwc> = faces.par_iter().map(|face| cpu.c3(&[face])).collect();
                 let first = &maps[0];
                 let data = maps.iter().flat_map(|m| m.data.iter().copied()).collect();
                 let batch = Nhwc { batch: maps.len(), data, ..*first };

@@ -30,11 +30,11 @@ pub use super::step::TrainNet;
 use super::step::{StepBatch, freeze, step};
 use super::validation::{ValidationError, ValidationScore, validate};
 use crate::checkpoint::{CheckpointError, record};
+use crate::cpu::CpuNetError;
 use crate::face::Embedder;
 use crate::face::cache::write_atomically;
 use crate::face::embedder::EmbedderError;
 use crate::face::from_model::{FaceModel, Network};
-use crate::model::cpu_layers::CpuNetError;
 use crate::model::from_mobilefacenet::{FromMobileFaceNet, FromMobileFaceNetConfig, MOBILEFACENET_FEATURE_SIDE};
 use crate::model::mask_decoder::OPEN_MASK_LOGIT;
 use crate::model::mobilefacenet::{
@@ -61,6 +61,8 @@ pub enum TrainError {
     Teacher(#[from] EmbedderError),
     #[error(transparent)]
     Validation(#[from] ValidationError),
+    #[error("the trained network: {0}")]
+    Model(#[from] crate::face::from_model::ModelError),
 }
 
 /// Per-step figures, for a progress display.
@@ -325,7 +327,7 @@ pub fn train(
         }
 
         let trained = Network::FromMobileFaceNet { net: net.from.valid(), config: model_config.clone() };
-        let trained = FaceModel::new(trained, &inner, run_dir);
+        let trained = FaceModel::new(trained, &inner, run_dir)?;
         let ValidationScore {
             from_accuracy,
             mask_off_accuracy,

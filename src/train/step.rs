@@ -10,7 +10,7 @@ use image::RgbImage;
 use super::config::{TrainConfig, Trainable};
 use super::losses::{CosFaceHead, cross_entropy, distill};
 use super::prefix::FrozenPrefix;
-use crate::model::cpu_layers::CpuNetError;
+use crate::cpu::CpuNetError;
 use crate::model::from_mobilefacenet::FromMobileFaceNet;
 use crate::model::mobilefacenet::MobileFaceNet;
 

@@ -51,9 +51,28 @@ impl PackedRhs {
     }
 }
 
+impl PackedRhs {
+    /// Number of column panels.
+    pub fn panel_count(&self) -> usize {
+        self.n.div_ceil(self.nr)
+    }
+
+    /// The output columns that `panels` hold.
+    pub fn columns(&self, panels: &Range<usize>) -> Range<usize> {
+        panels.start * self.nr..(panels.end * self.nr).min(self.n)
+    }
+}
+
 /// `dst[m x n] = lhs[m x k] * rhs`, all row-major; `dst` is overwritten.
 pub fn matmul(m: usize, lhs: &[f32], rhs: &PackedRhs, dst: &mut [f32]) {
-    assert!(lhs.len() == m * rhs.k && dst.len() == m * rhs.n, "matmul operand sizes");
+    matmul_columns(m, lhs, rhs, 0..rhs.panel_count(), dst);
+}
+
+/// The columns of `lhs * rhs` that `panels` hold ([`PackedRhs::columns`]), into `dst`
+/// (`m x` that many columns, row-major): a layer with few rows splits its work this way.
+pub fn matmul_columns(m: usize, lhs: &[f32], rhs: &PackedRhs, panels: Range<usize>, dst: &mut [f32]) {
+    let cols = rhs.columns(&panels).len();
+    assert!(lhs.len() == m * rhs.k && dst.len() == m * cols && panels.end <= rhs.panel_count(), "matmul operand sizes");
     if rhs.k == 0 {
         // An empty sum; the tiles below divide by the depth.
         dst.fill(0.0);
@@ -63,14 +82,14 @@ pub fn matmul(m: usize, lhs: &[f32], rhs: &PackedRhs, dst: &mut [f32]) {
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { matmul_avx512(m, lhs, rhs, dst) };
+            return unsafe { matmul_avx512(m, lhs, rhs, panels, dst) };
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-            return unsafe { matmul_avx2_fma(m, lhs, rhs, dst) };
+            return unsafe { matmul_avx2_fma(m, lhs, rhs, panels, dst) };
         }
     }
-    matmul_baseline(m, lhs, rhs, dst);
+    matmul_baseline(m, lhs, rhs, panels, dst);
 }
 
 /// Runs [`matmul_tiles`] with the tile shape for the panel width: 16 accumulator vectors for
@@ -79,35 +98,43 @@ pub fn matmul(m: usize, lhs: &[f32], rhs: &PackedRhs, dst: &mut [f32]) {
 /// `target_feature` function, which is how they inherit its instruction set (a function item
 /// passed in from elsewhere compiled `mul_add` to a library call).
 macro_rules! by_panel_width {
-    ($fma:literal, $m:expr, $lhs:expr, $rhs:expr, $dst:expr) => {
+    ($fma:literal, $m:expr, $lhs:expr, $rhs:expr, $panels:expr, $dst:expr) => {
         match $rhs.nr {
-            16 => matmul_tiles::<8, 16>($m, $lhs, $rhs, $dst, |b, k, d, p| tile::<$fma, 8, 16>(b, k, d, p)),
-            32 => matmul_tiles::<8, 32>($m, $lhs, $rhs, $dst, |b, k, d, p| tile::<$fma, 8, 32>(b, k, d, p)),
-            _ => matmul_tiles::<4, 64>($m, $lhs, $rhs, $dst, |b, k, d, p| tile::<$fma, 4, 64>(b, k, d, p)),
+            16 => matmul_tiles::<8, 16>($m, $lhs, $rhs, $panels, $dst, |b, k, d, p| tile::<$fma, 8, 16>(b, k, d, p)),
+            32 => matmul_tiles::<8, 32>($m, $lhs, $rhs, $panels, $dst, |b, k, d, p| tile::<$fma, 8, 32>(b, k, d, p)),
+            _ => matmul_tiles::<4, 64>($m, $lhs, $rhs, $panels, $dst, |b, k, d, p| tile::<$fma, 4, 64>(b, k, d, p)),
         }
     };
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn matmul_avx512(m: usize, lhs: &[f32], rhs: &PackedRhs, dst: &mut [f32]) {
+unsafe fn matmul_avx512(m: usize, lhs: &[f32], rhs: &PackedRhs, panels: Range<usize>, dst: &mut [f32]) {
     if rhs.nr == 64 {
         // SAFETY (the closure): this function only runs on CPUs with AVX-512F.
-        return matmul_tiles::<4, 64>(m, lhs, rhs, dst, |b, k, d, p| unsafe { tile_4x64_avx512(b, k, d, p) });
+        return matmul_tiles::<4, 64>(m, lhs, rhs, panels, dst, |b, k, d, p| unsafe { tile_4x64_avx512(b, k, d, p) });
     }
-    by_panel_width!(true, m, lhs, rhs, dst)
+    by_panel_width!(true, m, lhs, rhs, panels, dst)
 }
 
+/// AVX2 has 16 vector registers: the plain tiles' 16 to 32 accumulators spilled to the stack
+/// on every step (LResNet-FROM's 3x3 convs ran at a fifth of the FMA units' rate), so this build
+/// runs [`tile_6xn_avx2`], which keeps 12.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn matmul_avx2_fma(m: usize, lhs: &[f32], rhs: &PackedRhs, dst: &mut [f32]) {
-    by_panel_width!(true, m, lhs, rhs, dst)
+unsafe fn matmul_avx2_fma(m: usize, lhs: &[f32], rhs: &PackedRhs, panels: Range<usize>, dst: &mut [f32]) {
+    // SAFETY (the closures): this function only runs on CPUs with AVX2 and FMA.
+    match rhs.nr {
+        16 => matmul_tiles::<6, 16>(m, lhs, rhs, panels, dst, |b, k, d, p| unsafe { tile_6xn_avx2::<16>(b, k, d, p) }),
+        32 => matmul_tiles::<6, 32>(m, lhs, rhs, panels, dst, |b, k, d, p| unsafe { tile_6xn_avx2::<32>(b, k, d, p) }),
+        _ => matmul_tiles::<6, 64>(m, lhs, rhs, panels, dst, |b, k, d, p| unsafe { tile_6xn_avx2::<64>(b, k, d, p) }),
+    }
 }
 
 /// The portable build, without fused multiply-adds (elsewhere than x86-64, or an x86-64 CPU
 /// without AVX2).
-fn matmul_baseline(m: usize, lhs: &[f32], rhs: &PackedRhs, dst: &mut [f32]) {
-    by_panel_width!(false, m, lhs, rhs, dst)
+fn matmul_baseline(m: usize, lhs: &[f32], rhs: &PackedRhs, panels: Range<usize>, dst: &mut [f32]) {
+    by_panel_width!(false, m, lhs, rhs, panels, dst)
 }
 
 /// For weights that fit in L2: row blocks outside, panels inside, so an `MR x k` block of `lhs`
@@ -118,30 +145,34 @@ fn matmul_tiles<const MR: usize, const NR: usize>(
     m: usize,
     lhs: &[f32],
     rhs: &PackedRhs,
+    panels: Range<usize>,
     dst: &mut [f32],
     kernel: impl Fn(&[f32], usize, Range<usize>, &[f32]) -> [[f32; NR]; MR],
 ) {
     let k = rhs.k;
+    let cols = rhs.columns(&panels).len();
+    // Where panel `j`'s columns go in `dst`, and how many of its NR are real.
+    let place = |j: usize| ((j - panels.start) * NR, NR.min(rhs.n - j * NR));
     let mut padded = Vec::new();
-    if rhs.panels.len() * size_of::<f32>() <= RHS_IN_CACHE {
+    if panels.len() * k * NR * size_of::<f32>() <= RHS_IN_CACHE {
         for row0 in (0..m).step_by(MR) {
             let block = row_block::<MR>(lhs, m, k, row0, &mut padded);
-            for j in 0..rhs.panels.len() / (k * NR) {
+            for j in panels.clone() {
                 let tile = kernel(block, k, 0..k, &rhs.panels[j * k * NR..][..k * NR]);
-                store(&tile, dst, rhs.n, row0, m, j, false);
+                store(&tile, dst, cols, row0, m, place(j), false);
             }
         }
         return;
     }
     let row_blocks: Vec<Vec<f32>> =
         (0..m).step_by(MR).map(|row0| row_block::<MR>(lhs, m, k, row0, &mut padded).to_vec()).collect();
-    for j in 0..rhs.panels.len() / (k * NR) {
+    for j in panels.clone() {
         for depth in (0..k).step_by(KC) {
             let depths = depth..(depth + KC).min(k);
             let panel = &rhs.panels[j * k * NR + depth * NR..][..depths.len() * NR];
             for (b, block) in row_blocks.iter().enumerate() {
                 let tile = kernel(block, k, depths.clone(), panel);
-                store(&tile, dst, rhs.n, b * MR, m, j, depth > 0);
+                store(&tile, dst, cols, b * MR, m, place(j), depth > 0);
             }
         }
     }
@@ -167,7 +198,8 @@ fn row_block<'a, const MR: usize>(
     padded
 }
 
-/// Writes (or adds) the valid part of the tile for rows `row0 ..` and panel `j`.
+/// Writes (or adds) the valid part of the tile for rows `row0 ..` at columns `first ..` (`width`
+/// of them) of `dst`, `n` columns wide.
 #[inline(always)]
 fn store<const MR: usize, const NR: usize>(
     tile: &[[f32; NR]; MR],
@@ -175,10 +207,9 @@ fn store<const MR: usize, const NR: usize>(
     n: usize,
     row0: usize,
     m: usize,
-    j: usize,
+    (first, width): (usize, usize),
     add: bool,
 ) {
-    let (first, width) = (j * NR, NR.min(n - j * NR));
     for (r, values) in tile.iter().take(MR.min(m - row0)).enumerate() {
         let out = &mut dst[(row0 + r) * n + first..][..width];
         if add {
@@ -211,6 +242,53 @@ fn tile<const FMA: bool, const MR: usize, const NR: usize>(
         }
     }
     acc
+}
+
+/// [`tile`] for 6 rows with AVX2 intrinsics: the panel in 16-column strips, each a 6 x 16 tile
+/// in 12 registers (two weight vectors loaded per step, each row's value broadcast). A strip
+/// reads its own 64-byte line of each packed row, so the strips together read the panel once.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_6xn_avx2<const NR: usize>(
+    block: &[f32],
+    k: usize,
+    depths: Range<usize>,
+    panel: &[f32],
+) -> [[f32; NR]; 6] {
+    use std::arch::x86_64::{
+        __m256, _mm256_broadcast_ss, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    };
+    const MR: usize = 6;
+    assert!(
+        NR.is_multiple_of(16) && block.len() >= (MR - 1) * k + depths.end && panel.len() == depths.len() * NR,
+        "tile operand sizes"
+    );
+    let len = depths.len();
+    let r0 = block.as_ptr().wrapping_add(depths.start);
+    let rows: [*const f32; MR] = std::array::from_fn(|r| r0.wrapping_add(r * k));
+    let mut out = [[0f32; NR]; MR];
+    for strip in 0..NR / 16 {
+        let mut acc: [[__m256; 2]; MR] = [[_mm256_setzero_ps(); 2]; MR];
+        let mut weights = panel.as_ptr().wrapping_add(16 * strip);
+        for p in 0..len {
+            // SAFETY: the assert above keeps every read inside `block` (row r at r * k + depths)
+            // and `panel` (len rows of NR, this strip's 16 of them).
+            let w = unsafe { [_mm256_loadu_ps(weights), _mm256_loadu_ps(weights.wrapping_add(8))] };
+            for r in 0..MR {
+                let a = unsafe { _mm256_broadcast_ss(&*rows[r].wrapping_add(p)) };
+                acc[r][0] = _mm256_fmadd_ps(a, w[0], acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(a, w[1], acc[r][1]);
+            }
+            weights = weights.wrapping_add(NR);
+        }
+        for (out_row, acc_row) in out.iter_mut().zip(&acc) {
+            for (half, sum) in acc_row.iter().enumerate() {
+                // SAFETY: each row of `out` holds NR floats; this strip's 16 start at 16 * strip.
+                unsafe { _mm256_storeu_ps(out_row.as_mut_ptr().add(16 * strip + 8 * half), *sum) };
+            }
+        }
+    }
+    out
 }
 
 /// [`tile`] for 4 x 64 written with AVX-512 intrinsics. Compiled from the plain version, each
@@ -308,6 +386,30 @@ mod tests {
         }
     }
 
+    /// Any range of panels gives those columns of the whole product (both weight-size paths).
+    #[test]
+    fn a_range_of_panels_gives_its_columns() {
+        for (m, k, n) in [(5, 30, 150), (3, 4100, 200), (7, 20, 40)] {
+            let lhs: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.25 - 1.0).collect();
+            let rhs: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 * 0.5 - 1.5).collect();
+            let rhs = PackedRhs::new(k, n, &rhs);
+            let mut whole = vec![0f32; m * n];
+            matmul(m, &lhs, &rhs, &mut whole);
+            for panels in (0..rhs.panel_count()).flat_map(|a| (a + 1..=rhs.panel_count()).map(move |b| a..b)) {
+                let cols = rhs.columns(&panels);
+                let mut part = vec![f32::NAN; m * cols.len()];
+                matmul_columns(m, &lhs, &rhs, panels.clone(), &mut part);
+                for r in 0..m {
+                    assert_eq!(
+                        part[r * cols.len()..][..cols.len()],
+                        whole[r * n + cols.start..r * n + cols.end],
+                        "{m}x{k}x{n} {panels:?}"
+                    );
+                }
+            }
+        }
+    }
+
     /// The AVX2 build, which a CPU with AVX-512 never picks on its own.
     #[cfg(target_arch = "x86_64")]
     #[test]
@@ -316,14 +418,57 @@ mod tests {
             eprintln!("no AVX2 + FMA on this CPU: nothing to check");
             return;
         }
-        for (m, k, n) in [(9, 27, 10), (17, 64, 33), (50, 130, 70)] {
+        // Every panel width, rows short of a tile, and weights past L2 (the KC-deep path).
+        for (m, k, n) in [(9, 27, 10), (17, 64, 20), (17, 64, 33), (50, 130, 70), (7, 1300, 230), (5, 4100, 30)] {
             let lhs: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.25 - 1.0).collect();
             let rhs: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 * 0.5 - 1.5).collect();
             let mut dst = vec![0f32; m * n];
             // SAFETY: the CPU supports AVX2 and FMA, checked above.
-            unsafe { matmul_avx2_fma(m, &lhs, &PackedRhs::new(k, n, &rhs), &mut dst) };
+            let packed = PackedRhs::new(k, n, &rhs);
+            unsafe { matmul_avx2_fma(m, &lhs, &packed, 0..packed.panel_count(), &mut dst) };
             assert_eq!(dst, naive(m, k, n, &lhs, &rhs), "{m}x{k}x{n}");
         }
+    }
+
+    /// The AVX-512 build, on CPUs that have it (this test says so when the CPU has none).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx512_kernel_agrees() {
+        if !(std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")) {
+            eprintln!("no AVX-512F on this CPU: the AVX-512 build is not checked here");
+            return;
+        }
+        for (m, k, n) in [(9, 27, 10), (17, 64, 20), (17, 64, 33), (50, 130, 70), (7, 1300, 230)] {
+            let lhs: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.25 - 1.0).collect();
+            let rhs: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 * 0.5 - 1.5).collect();
+            let mut dst = vec![0f32; m * n];
+            // SAFETY: the CPU supports AVX-512F, checked above.
+            let packed = PackedRhs::new(k, n, &rhs);
+            unsafe { matmul_avx512(m, &lhs, &packed, 0..packed.panel_count(), &mut dst) };
+            assert_eq!(dst, naive(m, k, n, &lhs, &rhs), "{m}x{k}x{n}");
+        }
+    }
+
+    /// The intrinsics tiles read through raw pointers; their operand checks are always on (not
+    /// debug assertions) and refuse a block or panel short of what the depths need.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_intrinsics_tiles_refuse_short_operands() {
+        if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")) {
+            eprintln!("no AVX2 + FMA on this CPU: nothing to check");
+            return;
+        }
+        let k = 10;
+        let call = |block: usize, panel: usize, depths: Range<usize>| {
+            let (block, panel) = (vec![0f32; block], vec![0f32; panel]);
+            // SAFETY: the CPU supports AVX2 and FMA, checked above; the call must refuse before
+            // reading.
+            std::panic::catch_unwind(|| unsafe { tile_6xn_avx2::<16>(&block, k, depths, &panel) }).is_ok()
+        };
+        assert!(call(6 * k, 10 * 16, 0..10), "full operands run");
+        assert!(!call(6 * k - 1, 10 * 16, 0..10), "a block one short of six rows");
+        assert!(!call(6 * k, 10 * 16 - 1, 0..10), "a panel one short");
+        assert!(!call(6 * k, 4 * 16, 8..12), "depths past the rows");
     }
 
     #[test]
@@ -332,7 +477,8 @@ mod tests {
         let lhs: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.25 - 1.0).collect();
         let rhs: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 * 0.5 - 1.5).collect();
         let mut dst = vec![0f32; m * n];
-        matmul_baseline(m, &lhs, &PackedRhs::new(k, n, &rhs), &mut dst);
+        let packed = PackedRhs::new(k, n, &rhs);
+        matmul_baseline(m, &lhs, &packed, 0..packed.panel_count(), &mut dst);
         // Small integers times quarters: exact in f32 whatever the order of the sums.
         assert_eq!(dst, naive(m, k, n, &lhs, &rhs));
     }

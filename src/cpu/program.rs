@@ -1,0 +1,432 @@
+//! A recorded network (see `trace`) lowered to fused steps and run on the CPU kernels.
+//!
+//! Lowering fuses what the kernels can do while a block of output pixels is in cache: the
+//! batch norm, PReLU and sigmoid after a conv or linear layer join its epilogue (a batch norm
+//! right after the sum is folded into the weights), an add whose other operand is already
+//! computed becomes its residual, and a batch norm (or the input normalisation) that only feeds
+//! one layer becomes that layer's prologue (folded into the weights where the layer has no
+//! padding). A channels-first flattening costs nothing: the maps stay channels last and the
+//! layers that read the flat vector take their weights in that order.
+//!
+//! Running: every step up to the first layer with large weights runs a few faces at a time in
+//! parallel (a face's maps stay in the core's caches); that layer and the rest run on the whole
+//! batch, so that its weights stream from memory once, not once a face.
+
+use rayon::prelude::*;
+
+use super::CpuNetError;
+use super::layers::{Affine, ChannelOp, ConvSpec, Layer};
+use super::maps::Nhwc;
+use super::trace::{Op, Shape, Tracer, Value};
+
+/// Faces one parallel task carries through the per-face part of a program. One face's
+/// activations stay in the core's caches; a batch in one pass streams every layer through
+/// memory (measured 12 ms a face at batch 1 against 18 ms at batch 64 on MobileFaceNet).
+pub const FACES_PER_TASK: usize = 1;
+/// Layers whose weights take more than this run on the whole batch (the heads' 20-44 MB).
+const BATCHED_WEIGHT_BYTES: usize = 4 << 20;
+
+/// One fused operation.
+#[derive(Debug, Clone)]
+enum Kernel {
+    Layer { layer: Layer, input: Value, residual: Option<Value> },
+    Channel { ops: Vec<ChannelOp>, input: Value },
+    Add(Value, Value),
+    Mul(Value, Value),
+    MaxPool(Value, usize, usize),
+    Upsample(Value),
+    RepeatChannels(Value, usize),
+    Flatten(Value),
+}
+
+impl Kernel {
+    fn inputs(&self) -> Vec<Value> {
+        match self {
+            Kernel::Layer { input, residual, .. } => std::iter::once(*input).chain(*residual).collect(),
+            Kernel::Channel { input, .. }
+            | Kernel::MaxPool(input, ..)
+            | Kernel::Upsample(input)
+            | Kernel::RepeatChannels(input, _) => vec![*input],
+            Kernel::Flatten(input) => vec![*input],
+            Kernel::Add(a, b) | Kernel::Mul(a, b) => vec![*a, *b],
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Step {
+    kernel: Kernel,
+    /// The value it computes.
+    out: Value,
+}
+
+/// A layer still taking fused operations.
+struct Open {
+    spec: ConvSpec,
+    prologue: Option<Affine>,
+    ops: Vec<ChannelOp>,
+    input: Value,
+    residual: Option<Value>,
+}
+
+/// A network lowered for the CPU; see the module notes. Cheap to share (`Arc`) between threads.
+#[derive(Debug, Clone)]
+pub struct Program {
+    steps: Vec<Step>,
+    /// `(height, width)` of the input faces.
+    input_size: (usize, usize),
+    /// Shape of every value the program can be asked for.
+    shapes: Vec<Shape>,
+    /// Index of the first step that runs on the whole batch.
+    split: usize,
+    /// Without a flattening, any input size works (MTCNN's P-Net on every pyramid level).
+    fully_convolutional: bool,
+}
+
+/// The lowering's state: which step computes which value, and the layouts of flattened values.
+struct Lowering {
+    nodes: Vec<super::trace::Node>,
+    consumers: Vec<usize>,
+    steps: Vec<Step>,
+    /// The open layer of each step that is still a layer under construction.
+    open: Vec<Option<Open>>,
+    producer: Vec<Option<usize>>,
+    /// For a flattened value: the channels-first index of each stored position.
+    order: Vec<Option<Vec<usize>>>,
+    /// A batch norm waiting to become the prologue of the one layer it feeds: (affine, source).
+    pending: Vec<Option<(Affine, Value)>>,
+}
+
+impl Program {
+    /// Lowers what `tracer` recorded; `outputs` are the values a run may ask for.
+    pub fn new(tracer: Tracer, outputs: &[Value]) -> Result<Self, CpuNetError> {
+        if let Some(error) = tracer.error {
+            return Err(error);
+        }
+        let nodes = tracer.nodes;
+        let n = nodes.len();
+        let mut consumers = vec![0usize; n];
+        for node in &nodes {
+            node.op.inputs().into_iter().for_each(|x| consumers[x] += 1);
+        }
+        // An output is read by the caller: it is materialised, never fused away.
+        outputs.iter().for_each(|&x| consumers[x] += 2);
+        let input_size = match nodes.first() {
+            Some(node) if matches!(node.op, Op::Input) => (node.shape.1, node.shape.2),
+            _ => return Err(CpuNetError::Unsupported { layer: "input".into(), message: "no input recorded".into() }),
+        };
+        let shapes = nodes.iter().map(|node| node.shape).collect();
+        let mut lowering = Lowering {
+            nodes,
+            consumers,
+            steps: Vec::new(),
+            open: Vec::new(),
+            producer: vec![None; n],
+            order: vec![None; n],
+            pending: vec![None; n],
+        };
+        for value in 1..n {
+            lowering.lower(value)?;
+        }
+        let Lowering { mut steps, open, .. } = lowering;
+        for (step, open) in steps.iter_mut().zip(open) {
+            if let Some(open) = open {
+                let layer = Layer::build(open.spec, open.prologue, open.ops);
+                step.kernel = Kernel::Layer { layer, input: open.input, residual: open.residual };
+            }
+        }
+        let split = steps
+            .iter()
+            .position(
+                |s| matches!(&s.kernel, Kernel::Layer { layer, .. } if layer.weight_bytes() > BATCHED_WEIGHT_BYTES),
+            )
+            .unwrap_or(steps.len());
+        let fully_convolutional = !steps.iter().any(|s| matches!(s.kernel, Kernel::Flatten(_)));
+        Ok(Self { steps, input_size, shapes, split, fully_convolutional })
+    }
+
+    /// What each step is ("layer", "channel", "add", ...), for tests of the fusions.
+    #[cfg(test)]
+    pub(crate) fn kinds(&self) -> Vec<&'static str> {
+        let kind = |k: &Kernel| match k {
+            Kernel::Layer { .. } => "layer",
+            Kernel::Channel { .. } => "channel",
+            Kernel::Add(..) => "add",
+            Kernel::Mul(..) => "mul",
+            Kernel::Upsample(_) => "upsample",
+            Kernel::RepeatChannels(..) => "repeat",
+            Kernel::MaxPool(..) => "max pool",
+            Kernel::Flatten(_) => "flatten",
+        };
+        self.steps.iter().map(|s| kind(&s.kernel)).collect()
+    }
+
+    /// `(height, width)` of the faces it reads.
+    pub fn input_size(&self) -> (usize, usize) {
+        self.input_size
+    }
+
+    /// `(channels, height, width)` of `value` for the traced input size.
+    pub fn shape(&self, value: Value) -> Shape {
+        self.shapes[value]
+    }
+
+    /// The `wanted` values for a batch of input maps (channels last, of the traced size unless
+    /// the network is fully convolutional), computing only the steps they need.
+    pub fn run(&self, input: &Nhwc, wanted: &[Value]) -> Vec<Nhwc> {
+        assert_eq!(input.channels, 3, "input channels");
+        assert!(
+            self.fully_convolutional || (input.height, input.width) == self.input_size,
+            "input of {}x{}, traced for {:?}",
+            input.height,
+            input.width,
+            self.input_size
+        );
+        let needed = self.needed(wanted);
+        // Values the batched part reads, and the outputs: what the per-face part hands over.
+        let mut handed: Vec<Value> = wanted.to_vec();
+        for step in self.steps[self.split..].iter().enumerate().filter(|(i, _)| needed[self.split + i]).map(|(_, s)| s)
+        {
+            handed.extend(step.kernel.inputs());
+        }
+        handed.sort_unstable();
+        handed.dedup();
+        let early = |input: Nhwc| self.run_steps(0..self.split, &needed, input, &handed);
+        let parts: Vec<Vec<(Value, Nhwc)>> = if input.batch <= FACES_PER_TASK {
+            vec![early(input.clone())]
+        } else {
+            let per_face = input.data.len() / input.batch;
+            input
+                .data
+                .par_chunks(per_face * FACES_PER_TASK)
+                .map(|chunk| early(Nhwc { batch: chunk.len() / per_face, data: chunk.to_vec(), ..*input }))
+                .collect()
+        };
+        let mut values: Vec<Option<Nhwc>> = vec![None; self.shapes.len()];
+        let mut by_value: Vec<Vec<Nhwc>> = vec![Vec::new(); self.shapes.len()];
+        for part in parts {
+            for (value, map) in part {
+                by_value[value].push(map);
+            }
+        }
+        for (value, maps) in by_value.into_iter().enumerate() {
+            if !maps.is_empty() {
+                values[value] = Some(Nhwc::concat(maps));
+            }
+        }
+        self.execute(self.split..self.steps.len(), &needed, &mut values, wanted);
+        wanted.iter().map(|&v| values[v].clone().expect("a wanted value was computed")).collect()
+    }
+
+    /// Which steps the `wanted` values need.
+    fn needed(&self, wanted: &[Value]) -> Vec<bool> {
+        let mut needed = vec![false; self.steps.len()];
+        let mut want = vec![false; self.shapes.len()];
+        wanted.iter().for_each(|&v| want[v] = true);
+        for (i, step) in self.steps.iter().enumerate().rev() {
+            if want[step.out] {
+                needed[i] = true;
+                step.kernel.inputs().into_iter().for_each(|v| want[v] = true);
+            }
+        }
+        needed
+    }
+
+    fn run_steps(
+        &self,
+        range: std::ops::Range<usize>,
+        needed: &[bool],
+        input: Nhwc,
+        keep: &[Value],
+    ) -> Vec<(Value, Nhwc)> {
+        let mut values: Vec<Option<Nhwc>> = vec![None; self.shapes.len()];
+        values[0] = Some(input);
+        self.execute(range, needed, &mut values, keep);
+        keep.iter().filter_map(|&v| values[v].take().map(|map| (v, map))).collect()
+    }
+
+    /// Runs the needed steps of `range`, dropping each value after its last use unless `keep`
+    /// holds it.
+    fn execute(&self, range: std::ops::Range<usize>, needed: &[bool], values: &mut [Option<Nhwc>], keep: &[Value]) {
+        let mut last_use = vec![usize::MAX; values.len()];
+        for i in range.clone().filter(|&i| needed[i]) {
+            self.steps[i].kernel.inputs().into_iter().for_each(|v| last_use[v] = i);
+        }
+        keep.iter().for_each(|&v| last_use[v] = usize::MAX);
+        for i in range.filter(|&i| needed[i]) {
+            let step = &self.steps[i];
+            let get = |v: Value| values[v].as_ref().expect("steps run in order");
+            let out = match &step.kernel {
+                Kernel::Layer { layer, input, residual } => layer.forward(get(*input), residual.map(get)),
+                Kernel::Channel { ops, input } => {
+                    let mut map = get(*input).clone();
+                    let c = map.channels;
+                    map.data.chunks_mut(c).for_each(|pixel| ops.iter().for_each(|op| op.apply(pixel)));
+                    map
+                }
+                Kernel::Add(a, b) => get(*a).plus(get(*b)),
+                Kernel::Mul(a, b) => get(*a).times(get(*b)),
+                Kernel::MaxPool(x, kernel, stride) => get(*x).max_pool_ceil(*kernel, *stride),
+                Kernel::Upsample(x) => get(*x).upsample_x2(),
+                Kernel::RepeatChannels(x, channels) => get(*x).repeat_channels(*channels),
+                Kernel::Flatten(x) => get(*x).clone().flatten_hwc(),
+            };
+            for v in step.kernel.inputs() {
+                if last_use[v] == i {
+                    values[v] = None;
+                }
+            }
+            values[step.out] = Some(out);
+        }
+    }
+}
+
+impl Lowering {
+    fn unsupported(&self, value: Value, message: impl Into<String>) -> CpuNetError {
+        CpuNetError::Unsupported { layer: self.nodes[value].name.clone(), message: message.into() }
+    }
+
+    /// The step computing `value`, when it is a layer that can still take fused operations:
+    /// `value` is its output, nothing else reads it, and no residual closed it.
+    fn open_layer(&self, value: Value) -> Option<usize> {
+        let step = self.producer[value]?;
+        let open = self.open[step].as_ref()?;
+        (self.steps[step].out == value && self.consumers[value] == 1 && open.residual.is_none()).then_some(step)
+    }
+
+    fn push(&mut self, kernel: Kernel, open: Option<Open>, out: Value) {
+        self.producer[out] = Some(self.steps.len());
+        self.steps.push(Step { kernel, out });
+        self.open.push(open);
+    }
+
+    /// The value computed, materialising a batch norm that waited for a layer it will not join.
+    fn materialise(&mut self, value: Value) -> Value {
+        if let Some((affine, source)) = self.pending[value].take() {
+            self.push(Kernel::Channel { ops: vec![ChannelOp::Affine(affine)], input: source }, None, value);
+        }
+        value
+    }
+
+    fn lower(&mut self, value: Value) -> Result<(), CpuNetError> {
+        let op = self.nodes[value].op.clone();
+        match op {
+            Op::Input => return Err(self.unsupported(value, "a second input")),
+            Op::Conv(spec, x) => self.lower_layer(value, *spec, x)?,
+            Op::Channel(op, x) => self.lower_channel(value, op, x),
+            Op::Add(a, b) => {
+                let (a, b) = (self.materialise(a), self.materialise(b));
+                let fused = [(a, b), (b, a)].into_iter().find_map(|(main, other)| {
+                    let step = self.open_layer(main)?;
+                    // The other operand must be ready when the layer runs.
+                    (self.producer[other].is_none_or(|p| p < step) && self.order[other] == self.order[main])
+                        .then_some((step, other))
+                });
+                match fused {
+                    Some((step, other)) => {
+                        self.open[step].as_mut().expect("open layer").residual = Some(other);
+                        self.steps[step].out = value;
+                        self.producer[value] = Some(step);
+                        self.order[value] = self.order[a].clone();
+                    }
+                    None => {
+                        self.same_layout(value, a, b)?;
+                        self.push(Kernel::Add(a, b), None, value);
+                    }
+                }
+            }
+            Op::Mul(a, b) => {
+                let (a, b) = (self.materialise(a), self.materialise(b));
+                self.same_layout(value, a, b)?;
+                self.push(Kernel::Mul(a, b), None, value);
+            }
+            Op::MaxPool(x, kernel, stride) => {
+                let x = self.materialise(x);
+                self.push(Kernel::MaxPool(x, kernel, stride), None, value);
+            }
+            Op::Upsample(x) => {
+                let x = self.materialise(x);
+                self.push(Kernel::Upsample(x), None, value);
+            }
+            Op::RepeatChannels(x) => {
+                let x = self.materialise(x);
+                let channels = self.nodes[value].shape.0;
+                self.push(Kernel::RepeatChannels(x, channels), None, value);
+            }
+            Op::Flatten(x, shape, kind) => {
+                let x = self.materialise(x);
+                if self.order[x].is_some() {
+                    return Err(self.unsupported(value, "flattens a flattened value"));
+                }
+                let order = kind.of_stored(shape);
+                let identity = order.iter().enumerate().all(|(i, &o)| i == o);
+                self.order[value] = (!identity).then_some(order);
+                self.push(Kernel::Flatten(x), None, value);
+            }
+        }
+        Ok(())
+    }
+
+    fn same_layout(&self, value: Value, a: Value, b: Value) -> Result<(), CpuNetError> {
+        if self.order[a] != self.order[b] {
+            return Err(self.unsupported(value, "operands flattened differently"));
+        }
+        Ok(())
+    }
+
+    fn lower_channel(&mut self, value: Value, op: ChannelOp, x: Value) {
+        // On a flattened value the parameters follow the stored order.
+        let op = match (&self.order[x], op) {
+            (Some(order), ChannelOp::Affine(affine)) => ChannelOp::Affine(affine.permuted(order)),
+            (Some(order), ChannelOp::PRelu(slopes)) => ChannelOp::PRelu(order.iter().map(|&i| slopes[i]).collect()),
+            (_, op) => op,
+        };
+        self.order[value] = self.order[x].clone();
+        if let Some(step) = self.open_layer(x) {
+            let open = self.open[step].as_mut().expect("open layer");
+            match op {
+                ChannelOp::Affine(affine) if open.ops.is_empty() => open.spec.fold_after(&affine),
+                op => open.ops.push(op),
+            }
+            self.steps[step].out = value;
+            self.producer[value] = Some(step);
+            return;
+        }
+        let feeds_one_layer = self.consumers[value] == 1
+            && self.nodes[value + 1..].iter().any(|n| matches!(&n.op, Op::Conv(_, input) if *input == value));
+        match op {
+            ChannelOp::Affine(affine) if feeds_one_layer && self.pending[x].is_none() => {
+                self.pending[value] = Some((affine, x));
+            }
+            op => {
+                let x = self.materialise(x);
+                self.push(Kernel::Channel { ops: vec![op], input: x }, None, value);
+            }
+        }
+    }
+
+    fn lower_layer(&mut self, value: Value, mut spec: ConvSpec, x: Value) -> Result<(), CpuNetError> {
+        if let Some(order) = &self.order[x] {
+            if spec.kernel != 1 || spec.groups != 1 {
+                return Err(self.unsupported(value, "a spatial conv on a flattened value"));
+            }
+            spec.permute_inputs(order);
+        }
+        let mut input = x;
+        let mut prologue = None;
+        if let Some((affine, source)) = self.pending[x].take() {
+            if spec.fold_before(&affine) {
+                input = source;
+            } else if !spec.depthwise() {
+                (prologue, input) = (Some(affine), source);
+            } else {
+                self.pending[x] = Some((affine, source));
+                input = self.materialise(x);
+            }
+        }
+        let open = Open { spec, prologue, ops: Vec::new(), input, residual: None };
+        // The kernel is built when the step closes (after the lowering), with what it fused.
+        self.push(Kernel::Flatten(input), Some(open), value);
+        Ok(())
+    }
+}
