@@ -18,7 +18,7 @@ use super::settings::RegionFill;
 use super::state::FaceStatus;
 use super::workbench::Workbench;
 use crate::eval::conditions::region_occluder;
-use crate::eval::plots::{RegionBars, render_region_bars_png_bytes, render_region_bars_svg_string, write_atomic};
+use crate::eval::plots::{RegionBars, render_region_bars_png_bytes, render_region_bars_svg_string};
 use crate::eval::report::region_bars;
 use crate::eval::results::SweepResults;
 use crate::occlusion::{OCC_LFW20_SEED, OccLfw20};
@@ -240,18 +240,18 @@ impl Workbench {
                 self.dialogs.open(kind, start, events, notify);
             }
             Command::SaveSession(path) => {
-                self.state.to_session().write(&path)?;
-                self.state.toasts.info(format!("session saved to {}", path.display()));
+                let session = self.state.to_session();
+                self.jobs.write(path, move || session.to_json())?;
             }
             Command::OpenSession(path) => self.open_session(&path)?,
             Command::ExportOccluded(path) => {
                 let rendered = self.refresh_render().ok_or_else(|| anyhow::anyhow!("no face to export"))?;
-                export::save_png(&rendered.image, &path)?;
-                self.state.toasts.info(format!("saved {}", path.display()));
+                let image = rendered.image.clone();
+                self.jobs.write(path, move || export::png_bytes(&image))?;
             }
             Command::ExportOverlay(path) => {
-                export::save_png(&self.current_overlay()?, &path)?;
-                self.state.toasts.info(format!("saved {}", path.display()));
+                let overlay = self.current_overlay()?;
+                self.jobs.write(path, move || export::png_bytes(&overlay))?;
             }
             Command::CopyOverlay => {
                 let overlay = self.current_overlay()?;
@@ -262,8 +262,8 @@ impl Workbench {
             Command::ExportSensitivity(path) => {
                 let map =
                     self.state.sensitivity.result.as_ref().ok_or_else(|| anyhow::anyhow!("no sensitivity map yet"))?;
-                export::save_png(&export::sensitivity_strip(map), &path)?;
-                self.state.toasts.info(format!("saved {}", path.display()));
+                let strip = export::sensitivity_strip(map);
+                self.jobs.write(path, move || export::png_bytes(&strip))?;
             }
             Command::ExportSweep { path, format } => self.export_sweep(&path, format)?,
             Command::LoadThreshold(path) => {
@@ -428,31 +428,30 @@ impl Workbench {
 
     fn export_sweep(&mut self, path: &Path, format: &str) -> anyhow::Result<()> {
         let figure = self.sweep_figure().ok_or_else(|| anyhow::anyhow!("no sweep results yet"))?;
-        let bytes = match (format, &self.state.sweep.results) {
-            ("png", _) => render_region_bars_png_bytes(&figure)?,
-            ("svg", _) => render_region_bars_svg_string(&figure)?.into_bytes(),
-            ("json", Some(results)) => results.to_json()?.into_bytes(),
-            ("csv", Some(results)) => results.to_csv()?.into_bytes(),
-            ("json", None) => serde_json::to_string_pretty(&figure)?.into_bytes(),
-            ("csv", None) => {
-                let mut out = String::from("region,occluded_area,baseline,from\n");
-                for bar in &figure.regions {
-                    out += &format!(
-                        "{},{},{},{}\n",
-                        bar.name,
-                        bar.occluded_area.unwrap_or(f64::NAN),
-                        bar.baseline,
-                        bar.from
-                    );
-                }
-                out.into_bytes()
-            }
-            (other, _) => anyhow::bail!("unknown export format {other}"),
-        };
-        write_atomic(path, &bytes)?;
-        self.state.toasts.info(format!("saved {}", path.display()));
-        Ok(())
+        let results = self.state.sweep.results.clone();
+        let format = format.to_string();
+        self.jobs.write(path.to_path_buf(), move || sweep_export_bytes(&figure, results.as_ref(), &format))
     }
+}
+
+/// The region sweep in one of the export formats.
+fn sweep_export_bytes(figure: &RegionBars, results: Option<&SweepResults>, format: &str) -> anyhow::Result<Vec<u8>> {
+    Ok(match (format, results) {
+        ("png", _) => render_region_bars_png_bytes(figure)?,
+        ("svg", _) => render_region_bars_svg_string(figure)?.into_bytes(),
+        ("json", Some(results)) => results.to_json()?.into_bytes(),
+        ("csv", Some(results)) => results.to_csv()?.into_bytes(),
+        ("json", None) => serde_json::to_string_pretty(figure)?.into_bytes(),
+        ("csv", None) => {
+            let mut out = String::from("region,occluded_area,baseline,from\n");
+            for bar in &figure.regions {
+                out +=
+                    &format!("{},{},{},{}\n", bar.name, bar.occluded_area.unwrap_or(f64::NAN), bar.baseline, bar.from);
+            }
+            out.into_bytes()
+        }
+        (other, _) => anyhow::bail!("unknown export format {other}"),
+    })
 }
 
 /// FROM's (else the first path's) mean 10-fold threshold on the clean pairs.

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::analysis::similarities;
+use super::analysis::{TOP_PATTERNS, true_pattern};
 use super::command::Command;
 use super::engine::ModelChoice;
 use super::file_browser::FileBrowser;
@@ -15,6 +15,7 @@ use crate::eval::conditions::Condition;
 use crate::eval::plots::RegionBar;
 use crate::eval::results::ConditionResult;
 use crate::face::pick_face;
+use crate::patterns::top_patterns;
 
 /// History points kept for the plot.
 const HISTORY_LIMIT: usize = 500;
@@ -178,6 +179,11 @@ impl Workbench {
             }
             Event::Inferred { request, outputs, baseline, elapsed } => {
                 if state.probe == Some(request.key.face) {
+                    let patterns = state.model.info.as_ref().and_then(|m| m.patterns.as_ref());
+                    let top = patterns
+                        .map(|p| top_patterns(&outputs.pattern_probabilities, p, TOP_PATTERNS))
+                        .unwrap_or_default();
+                    let truth = patterns.and_then(|p| true_pattern(p, &request.painted));
                     state.inference = Some(Inference {
                         key: request.key,
                         outputs,
@@ -185,6 +191,10 @@ impl Workbench {
                         elapsed,
                         painted: request.painted,
                         image: request.image,
+                        top,
+                        truth,
+                        // Filled by `record_history` just below.
+                        similarities: Vec::new(),
                     });
                     self.record_history();
                 }
@@ -258,6 +268,8 @@ impl Workbench {
                 self.browser = Some(FileBrowser::new(kind, start_dir));
             }
             Event::Notice(text) => state.toasts.info(text),
+            Event::Saved(Ok(path)) => state.toasts.info(format!("saved {}", path.display())),
+            Event::Saved(Err(error)) => state.toasts.error(error),
         }
     }
 
@@ -266,8 +278,7 @@ impl Workbench {
     fn record_history(&mut self) {
         let state = &mut self.state;
         let Some(doc_revision) = state.current_inference().map(|i| i.key.doc_revision) else { return };
-        let Some(probe) = state.probe_embedding() else { return };
-        let sims = similarities(&probe, &state.reference_embeddings());
+        let Some(sims) = state.refresh_similarities() else { return };
         match state.history.last_mut() {
             Some(last) if state.last_history_revision == Some(doc_revision) => last.similarities = sims,
             _ => {

@@ -9,10 +9,15 @@ use super::sensitivity::SensitivityMap;
 use crate::heatmap::EXPORT_SCALE;
 
 pub fn save_png(image: &RgbImage, path: &Path) -> anyhow::Result<()> {
+    crate::eval::plots::write_atomic(path, &png_bytes(image)?)?;
+    Ok(())
+}
+
+/// `image` encoded as PNG.
+pub fn png_bytes(image: &RgbImage) -> anyhow::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     image.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
-    crate::eval::plots::write_atomic(path, &bytes)?;
-    Ok(())
+    Ok(bytes)
 }
 
 /// Saves an image pasted into the window as `pasted-<hash>.png` in `dir` (the same picture

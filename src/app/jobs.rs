@@ -23,6 +23,7 @@ use crate::device::ComputeDevice;
 use crate::error_text::error_message;
 use crate::eval::conditions::Condition;
 use crate::eval::pairs::read_pairs_any;
+use crate::eval::plots::write_atomic;
 use crate::eval::results::ConditionResult;
 use crate::eval::sweep::{SweepModel, SweepObserver, SweepSpec, SweepStage, run_sweep};
 use crate::face::Embedder;
@@ -53,6 +54,8 @@ pub struct Jobs {
     /// Live tasks and inferences submitted and not yet answered.
     pending: Arc<AtomicUsize>,
     batch_running: Arc<AtomicBool>,
+    /// Saves and exports being encoded and written.
+    writing: Arc<AtomicUsize>,
     cancel: Arc<AtomicBool>,
 }
 
@@ -95,7 +98,8 @@ impl Jobs {
                 .spawn(move || batch_loop(batch_rx, device, events, notify, running, cancel))
                 .expect("spawning a thread only fails when the OS is out of resources");
         }
-        let jobs = Self { live, batch, events, events_tx, notify, pending, batch_running, cancel };
+        let writing = Arc::new(AtomicUsize::new(0));
+        let jobs = Self { live, batch, events, events_tx, notify, pending, batch_running, writing, cancel };
         jobs.submit(Task::LoadModel(model));
         jobs
     }
@@ -141,9 +145,37 @@ impl Jobs {
         self.events.try_iter().collect()
     }
 
-    /// Live work outstanding or a long job running.
+    /// Live work outstanding, a long job running or a file being written.
     pub fn is_busy(&self) -> bool {
-        self.pending.load(Ordering::SeqCst) > 0 || self.batch_running.load(Ordering::SeqCst)
+        self.pending.load(Ordering::SeqCst) > 0
+            || self.batch_running.load(Ordering::SeqCst)
+            || self.writing.load(Ordering::SeqCst) > 0
+    }
+
+    /// Encodes (`bytes`) and writes `path` on a thread of its own, so that a large PNG or a plot
+    /// never holds up a frame; the outcome comes back as [`Event::Saved`].
+    pub fn write(
+        &self,
+        path: PathBuf,
+        bytes: impl FnOnce() -> anyhow::Result<Vec<u8>> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (events, notify, writing) = (self.events_tx.clone(), self.notify.clone(), self.writing.clone());
+        let name = path.display().to_string();
+        writing.fetch_add(1, Ordering::SeqCst);
+        let spawned = std::thread::Builder::new().name("maskscope-save".into()).spawn({
+            let writing = writing.clone();
+            move || {
+                let written = bytes().and_then(|bytes| Ok(write_atomic(&path, &bytes)?)).map(|()| path.clone());
+                let outcome = written.map_err(|e| format!("{} was not saved: {}", path.display(), error_message(&e)));
+                let _ = events.send(Event::Saved(outcome));
+                writing.fetch_sub(1, Ordering::SeqCst);
+                notify();
+            }
+        });
+        spawned.map(drop).map_err(|e| {
+            writing.fetch_sub(1, Ordering::SeqCst);
+            anyhow::anyhow!("no thread to save {name}: {e}")
+        })
     }
 
     pub fn live_busy(&self) -> bool {

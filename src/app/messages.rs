@@ -105,6 +105,8 @@ pub enum Event {
     Notice(String),
     /// A pasted image written to a file (or why it could not be).
     PastedImageSaved(Result<PathBuf, String>),
+    /// A save or export written by the writer thread (or why it could not be).
+    Saved(Result<PathBuf, String>),
 }
 
 /// Progress of a long job.

@@ -33,9 +33,13 @@ pub struct Session {
 }
 
 impl Session {
+    /// The session as the JSON its file holds.
+    pub fn to_json(&self) -> anyhow::Result<Vec<u8>> {
+        Ok(serde_json::to_string_pretty(self)?.into_bytes())
+    }
+
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        let json = serde_json::to_string_pretty(self)?;
-        crate::eval::plots::write_atomic(path, json.as_bytes())?;
+        crate::eval::plots::write_atomic(path, &self.to_json()?)?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use image::RgbImage;
 
-use super::analysis::Similarity;
+use super::analysis::{Similarity, similarities};
 use super::document::{Document, OccluderRef};
 use super::engine::{Embedding, ModelInfo};
 use super::ids::{FaceId, InferKey};
@@ -24,6 +24,7 @@ use crate::face::from_model::FaceOutputs;
 use crate::heatmap::Plane;
 use crate::mtcnn::Detection;
 use crate::occlusion::OccluderLibrary;
+use crate::patterns::PatternGuess;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaceStatus {
@@ -135,6 +136,12 @@ pub struct Inference {
     /// The occluded face it ran on and the painted mask, for the true pattern and exports.
     pub painted: crate::patterns::BinaryMask,
     pub image: RgbImage,
+    /// What the panels show of it, derived once when it arrives (not in every frame): the most
+    /// probable patterns, the painted mask's own pattern, and the similarity to each reference
+    /// (refreshed when a reference's embedding arrives).
+    pub top: Vec<PatternGuess>,
+    pub truth: Option<usize>,
+    pub similarities: Vec<Similarity>,
 }
 
 /// The heatmap's plane for the current inference and style; `generation` tells the GPU path when
@@ -385,12 +392,23 @@ impl AppState {
         self.model.info.as_ref().map_or(FaceTemplate::Arc112x112, |m| m.template)
     }
 
-    /// The inference, if it belongs to the face and edit currently shown.
     /// The current inference's embeddings, as the similarity panel compares them.
     pub fn probe_embedding(&self) -> Option<Embedding> {
         self.current_inference().map(|i| Embedding::from_outputs(&i.outputs, i.baseline.clone()))
     }
 
+    /// Recomputes the current inference's similarities to the references (after an inference,
+    /// a reference's embedding, or commands that may have changed the references); returns them.
+    pub fn refresh_similarities(&mut self) -> Option<Vec<Similarity>> {
+        let probe = self.probe_embedding()?;
+        let sims = similarities(&probe, &self.reference_embeddings());
+        if let Some(inference) = self.inference.as_mut() {
+            inference.similarities = sims.clone();
+        }
+        Some(sims)
+    }
+
+    /// The inference, if it belongs to the face and edit currently shown.
     pub fn current_inference(&self) -> Option<&Inference> {
         let probe = self.probe()?;
         self.inference.as_ref().filter(|i| {

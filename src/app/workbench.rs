@@ -157,9 +157,14 @@ impl Workbench {
 
     /// Runs commands as if a panel had emitted them (the tests and the start-up use it).
     pub fn run_commands(&mut self, commands: Vec<Command>) {
+        if commands.is_empty() {
+            return;
+        }
         for command in commands {
             self.dispatch(command);
         }
+        // A reference added or removed changes what the similarity panel shows.
+        self.state.refresh_similarities();
     }
 
     /// The occluded face being painted, rendered for the current crop and edits.

@@ -440,6 +440,8 @@ fn region_sweep_on_sample_pairs_fills_the_bars_and_exports() {
         commands.push(Command::ExportSweep { path: dir.path().join(format!("sweep.{format}")), format });
     }
     h.state_mut().run_commands(commands);
+    // Exports are written on a thread of their own: wait for them.
+    settle(&mut h);
     for format in ["png", "svg", "csv", "json"] {
         let written = std::fs::metadata(dir.path().join(format!("sweep.{format}"))).map(|m| m.len()).unwrap_or(0);
         assert!(written > 100, "sweep.{format} is {written} bytes");

@@ -5,13 +5,11 @@
 use eframe::egui::{self, Color32, Pos2, Sense, Stroke, StrokeKind};
 
 use super::{View, crop_rect};
-use crate::app::analysis::{TOP_PATTERNS, true_pattern};
 use crate::app::document::{Op, Stamp};
 use crate::app::heatmap_gpu::HeatmapCallback;
 use crate::app::settings::Tool;
 use crate::app::textures;
 use crate::patterns::PatternSet;
-use crate::patterns::top_patterns;
 
 /// Colours of the predicted (top) pattern and the true (painted) one.
 pub const PREDICTED: Color32 = Color32::from_rgb(255, 210, 0);
@@ -111,7 +109,7 @@ fn draw_patterns(view: &View<'_>, painter: &egui::Painter, origin: Pos2, zoom: f
         return;
     }
     let Some(inference) = view.state.current_inference() else { return };
-    let top = top_patterns(&inference.outputs.pattern_probabilities, patterns, TOP_PATTERNS);
+    let top = &inference.top;
     let shown = view.state.shown_pattern.or(top.first().map(|g| g.index));
     if let Some(guess) = top.iter().find(|g| Some(g.index) == shown)
         && let Some(r) = &guess.rect
@@ -127,7 +125,7 @@ fn draw_patterns(view: &View<'_>, painter: &egui::Painter, origin: Pos2, zoom: f
             PREDICTED,
         );
     }
-    if let Some(label) = true_pattern(patterns, &inference.painted)
+    if let Some(label) = inference.truth
         && let Ok(Some(r)) = patterns.rect_at(label, h, w)
     {
         let screen = crop_rect(origin, zoom, &r).shrink(3.0);

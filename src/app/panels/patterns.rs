@@ -5,9 +5,8 @@ use eframe::egui::{self, RichText};
 
 use super::View;
 use super::canvas::{PREDICTED, TRUE_PATTERN};
-use crate::app::analysis::{TOP_PATTERNS, true_pattern};
+use crate::app::analysis::TOP_PATTERNS;
 use crate::patterns::PatternSet;
-use crate::patterns::top_patterns;
 
 /// "rows 0-2, cols 1-4" in grid cells, or "no occlusion".
 fn describe(patterns: &PatternSet, index: usize) -> String {
@@ -34,8 +33,7 @@ pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
         ui.label("Waiting for the model…");
         return;
     };
-    let top = top_patterns(&inference.outputs.pattern_probabilities, &patterns, TOP_PATTERNS);
-    let truth = true_pattern(&patterns, &inference.painted);
+    let (top, truth) = (&inference.top, inference.truth);
     let shown = view.state.shown_pattern.or(top.first().map(|g| g.index));
     ui.label(format!("Predicted, of {} patterns:", patterns.len()));
     let mut clicked = None;

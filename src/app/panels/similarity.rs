@@ -6,7 +6,7 @@ use eframe::egui::{self, Color32, RichText, Sense};
 use egui_plot::{HLine, Legend, Line, Plot, PlotPoints};
 
 use super::View;
-use crate::app::analysis::{RankedIdentity, Similarity, rank_identities, rank_in, same_person, similarities};
+use crate::app::analysis::{RankedIdentity, Similarity, rank_identities, rank_in, same_person};
 use crate::app::command::Command;
 use crate::app::messages::DialogKind;
 use crate::app::textures;
@@ -30,9 +30,7 @@ pub fn show(ui: &mut egui::Ui, view: &mut View<'_>) {
         }
     });
     let threshold = view.state.settings.threshold;
-    let probe = view.state.probe_embedding();
-    let refs = view.state.reference_embeddings();
-    let sims: Vec<Similarity> = probe.as_ref().map(|p| similarities(p, &refs)).unwrap_or_default();
+    let sims: Vec<Similarity> = view.state.current_inference().map(|i| i.similarities.clone()).unwrap_or_default();
 
     let gallery = ui
         .group(|ui| {
