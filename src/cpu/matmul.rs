@@ -410,6 +410,19 @@ mod tests {
         }
     }
 
+    /// A kernel build forced on every panel width, rows short of a tile, and weights past L2
+    /// (the KC-deep path); small integers times quarters, exact whatever the order of the sums.
+    fn agrees_exactly(kernel: impl Fn(usize, &[f32], &PackedRhs, Range<usize>, &mut [f32])) {
+        for (m, k, n) in [(9, 27, 10), (17, 64, 20), (17, 64, 33), (50, 130, 70), (7, 1300, 230), (5, 4100, 30)] {
+            let lhs: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.25 - 1.0).collect();
+            let rhs: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 * 0.5 - 1.5).collect();
+            let mut dst = vec![0f32; m * n];
+            let packed = PackedRhs::new(k, n, &rhs);
+            kernel(m, &lhs, &packed, 0..packed.panel_count(), &mut dst);
+            assert_eq!(dst, naive(m, k, n, &lhs, &rhs), "{m}x{k}x{n}");
+        }
+    }
+
     /// The AVX2 build, which a CPU with AVX-512 never picks on its own.
     #[cfg(target_arch = "x86_64")]
     #[test]
@@ -418,16 +431,8 @@ mod tests {
             eprintln!("no AVX2 + FMA on this CPU: nothing to check");
             return;
         }
-        // Every panel width, rows short of a tile, and weights past L2 (the KC-deep path).
-        for (m, k, n) in [(9, 27, 10), (17, 64, 20), (17, 64, 33), (50, 130, 70), (7, 1300, 230), (5, 4100, 30)] {
-            let lhs: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.25 - 1.0).collect();
-            let rhs: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 * 0.5 - 1.5).collect();
-            let mut dst = vec![0f32; m * n];
-            // SAFETY: the CPU supports AVX2 and FMA, checked above.
-            let packed = PackedRhs::new(k, n, &rhs);
-            unsafe { matmul_avx2_fma(m, &lhs, &packed, 0..packed.panel_count(), &mut dst) };
-            assert_eq!(dst, naive(m, k, n, &lhs, &rhs), "{m}x{k}x{n}");
-        }
+        // SAFETY: the CPU supports AVX2 and FMA, checked above.
+        agrees_exactly(|m, lhs, rhs, panels, dst| unsafe { matmul_avx2_fma(m, lhs, rhs, panels, dst) });
     }
 
     /// The AVX-512 build, on CPUs that have it (this test says so when the CPU has none).
@@ -438,15 +443,8 @@ mod tests {
             eprintln!("no AVX-512F on this CPU: the AVX-512 build is not checked here");
             return;
         }
-        for (m, k, n) in [(9, 27, 10), (17, 64, 20), (17, 64, 33), (50, 130, 70), (7, 1300, 230)] {
-            let lhs: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.25 - 1.0).collect();
-            let rhs: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 * 0.5 - 1.5).collect();
-            let mut dst = vec![0f32; m * n];
-            // SAFETY: the CPU supports AVX-512F, checked above.
-            let packed = PackedRhs::new(k, n, &rhs);
-            unsafe { matmul_avx512(m, &lhs, &packed, 0..packed.panel_count(), &mut dst) };
-            assert_eq!(dst, naive(m, k, n, &lhs, &rhs), "{m}x{k}x{n}");
-        }
+        // SAFETY: the CPU supports AVX-512F, checked above.
+        agrees_exactly(|m, lhs, rhs, panels, dst| unsafe { matmul_avx512(m, lhs, rhs, panels, dst) });
     }
 
     /// The intrinsics tiles read through raw pointers; their operand checks are always on (not
@@ -473,13 +471,6 @@ mod tests {
 
     #[test]
     fn the_baseline_kernel_agrees() {
-        let (m, k, n) = (11, 20, 40);
-        let lhs: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.25 - 1.0).collect();
-        let rhs: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 * 0.5 - 1.5).collect();
-        let mut dst = vec![0f32; m * n];
-        let packed = PackedRhs::new(k, n, &rhs);
-        matmul_baseline(m, &lhs, &packed, 0..packed.panel_count(), &mut dst);
-        // Small integers times quarters: exact in f32 whatever the order of the sums.
-        assert_eq!(dst, naive(m, k, n, &lhs, &rhs));
+        agrees_exactly(matmul_baseline);
     }
 }
