@@ -163,7 +163,7 @@ pub(crate) type Padding = [usize; 4];
 
 /// A conv (or a linear layer as a 1x1 conv) as burn holds it, read off the module: weight
 /// `[out][in / groups][kernel][kernel]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ConvSpec {
     pub weight: Vec<f32>,
     /// Zeros for a layer without one.

@@ -12,6 +12,8 @@
 //! parallel (a face's maps stay in the core's caches); that layer and the rest run on the whole
 //! batch, so that its weights stream from memory once, not once a face.
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 
 use super::CpuNetError;
@@ -29,8 +31,17 @@ const BATCHED_WEIGHT_BYTES: usize = 4 << 20;
 /// One fused operation.
 #[derive(Debug, Clone)]
 enum Kernel {
-    Layer { layer: Layer, input: Value, residual: Option<Value> },
-    Channel { ops: Vec<ChannelOp>, input: Value },
+    /// `Arc`: a module used twice (FROM's embedding head on the features and on the masked
+    /// features) is packed once.
+    Layer {
+        layer: Arc<Layer>,
+        input: Value,
+        residual: Option<Value>,
+    },
+    Channel {
+        ops: Vec<ChannelOp>,
+        input: Value,
+    },
     Add(Value, Value),
     Mul(Value, Value),
     MaxPool(Value, usize, usize),
@@ -59,6 +70,9 @@ struct Step {
     /// The value it computes.
     out: Value,
 }
+
+/// What a layer is built from: its weights, prologue and epilogue operations.
+type LayerSource = (ConvSpec, Option<Affine>, Vec<ChannelOp>);
 
 /// A layer still taking fused operations.
 struct Open {
@@ -129,10 +143,20 @@ impl Program {
             lowering.lower(value)?;
         }
         let Lowering { mut steps, open, .. } = lowering;
+        // Built layers by what they were built from, to pack a layer used twice only once.
+        let mut built: Vec<(LayerSource, Arc<Layer>)> = Vec::new();
         for (step, open) in steps.iter_mut().zip(open) {
-            if let Some(open) = open {
-                let layer = Layer::build(open.spec, open.prologue, open.ops);
-                step.kernel = Kernel::Layer { layer, input: open.input, residual: open.residual };
+            if let Some(Open { spec, prologue, ops, input, residual }) = open {
+                let key = (spec, prologue, ops);
+                let layer = match built.iter().find(|(k, _)| k == &key) {
+                    Some((_, layer)) => layer.clone(),
+                    None => {
+                        let layer = Arc::new(Layer::build(key.0.clone(), key.1.clone(), key.2.clone()));
+                        built.push((key, layer.clone()));
+                        layer
+                    }
+                };
+                step.kernel = Kernel::Layer { layer, input, residual };
             }
         }
         let split = steps
@@ -143,6 +167,20 @@ impl Program {
             .unwrap_or(steps.len());
         let fully_convolutional = !steps.iter().any(|s| matches!(s.kernel, Kernel::Flatten(_)));
         Ok(Self { steps, input_size, shapes, split, fully_convolutional })
+    }
+
+    /// How many distinct packed layers the steps share, for tests of the sharing.
+    #[cfg(test)]
+    pub(crate) fn distinct_layers(&self) -> usize {
+        let mut seen: Vec<*const Layer> = Vec::new();
+        for step in &self.steps {
+            if let Kernel::Layer { layer, .. } = &step.kernel
+                && !seen.contains(&Arc::as_ptr(layer))
+            {
+                seen.push(Arc::as_ptr(layer));
+            }
+        }
+        seen.len()
     }
 
     /// What each step is ("layer", "channel", "add", ...), for tests of the fusions.

@@ -232,6 +232,9 @@ fn lresnet_from_matches_burn_for_every_decoder() {
         let mut net = config.init(&device);
         net = net.map(&mut RandomiseNorms(device.clone()));
         let cpu = FromProgram::new(&net, config.input_size).unwrap();
+        let layers = cpu.program.kinds().iter().filter(|k| **k == "layer").count();
+        let shared = if decoder == MaskDecoderKind::Embedding { 0 } else { 1 };
+        assert_eq!(cpu.program.distinct_layers(), layers - shared, "{decoder:?}: the embedding head is packed once");
         let [h, w] = config.input_size;
         let faces = faces(3, h as u32, w as u32);
         let faces: Vec<&RgbImage> = faces.iter().collect();
