@@ -212,6 +212,13 @@ impl Program {
     /// The `wanted` values for a batch of input maps (channels last, of the traced size unless
     /// the network is fully convolutional), computing only the steps they need.
     pub fn run(&self, input: &Nhwc, wanted: &[Value]) -> Vec<Nhwc> {
+        if input.batch == 0 {
+            let empty = |v: Value| {
+                let (channels, height, width) = self.shapes[v];
+                Nhwc { batch: 0, height, width, channels, data: Vec::new() }
+            };
+            return wanted.iter().map(|&v| empty(v)).collect();
+        }
         assert_eq!(input.channels, 3, "input channels");
         assert!(
             self.fully_convolutional || (input.height, input.width) == self.input_size,

@@ -215,6 +215,11 @@ fn from_mobilefacenet_matches_burn() {
     let without_heads = cpu.forward(&faces, false);
     assert_eq!((without_heads.masked, without_heads.unmasked), (ours.masked, ours.unmasked));
     assert!(without_heads.masks.is_empty() && without_heads.pattern_logits.is_empty());
+    // No faces, no rows (and no division by a batch of zero).
+    let none = cpu.forward(&[], true);
+    assert!(
+        none.masked.is_empty() && none.unmasked.is_empty() && none.masks.is_empty() && none.pattern_logits.is_empty()
+    );
 }
 
 /// LResNet-FROM with every decoder, a 112x96 input and batch norms away from the identity
