@@ -90,13 +90,17 @@ pub struct DeviceInfo {
     pub reason: String,
 }
 
+/// How the CPU device reads in reports: inference runs on maskscope's CPU path, the rest
+/// (training, other tensor work) on burn's flex backend.
+pub const CPU_DEVICE_NAME: &str = "cpu (maskscope CPU path, burn flex)";
+
 impl DeviceInfo {
-    /// One line, e.g. `wgpu on NVIDIA H200 (Vulkan, DiscreteGpu)` or `cpu (flex)`.
+    /// One line, e.g. `wgpu on NVIDIA H200 (Vulkan, DiscreteGpu)` or [`CPU_DEVICE_NAME`].
     pub fn short(&self) -> String {
         match (self.backend, &self.adapter) {
             (BackendKind::Wgpu, Some(a)) => format!("wgpu on {} ({}, {})", a.name, a.api, a.device_type),
             (BackendKind::Wgpu, None) => "wgpu".to_string(),
-            (BackendKind::Flex, _) => "cpu (flex)".to_string(),
+            (BackendKind::Flex, _) => CPU_DEVICE_NAME.to_string(),
         }
     }
 }
@@ -251,6 +255,6 @@ mod tests {
     fn cpu_request_never_probes_and_reports_flex() {
         let picked = select(DeviceRequest::Cpu).unwrap();
         assert_eq!(picked.info.backend, BackendKind::Flex);
-        assert_eq!(picked.info.short(), "cpu (flex)");
+        assert_eq!(picked.info.short(), CPU_DEVICE_NAME);
     }
 }

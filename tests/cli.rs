@@ -17,7 +17,7 @@ fn info_reports_the_device() {
     let out = maskscope().args(["info", "--device", "cpu"]).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("device: cpu (flex)"), "{text}");
+    assert!(text.contains("device: cpu (maskscope CPU path, burn flex)"), "{text}");
 
     let out = maskscope().args(["info", "--json"]).env("MASKSCOPE_DEVICE", "cpu").output().unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

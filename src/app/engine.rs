@@ -55,7 +55,7 @@ pub struct ModelInfo {
     pub mask_kind: Option<MaskDecoderKind>,
     /// Shown in the UI, e.g. that the heads are untrained.
     pub notice: Option<String>,
-    /// Where tensors run, e.g. "cpu (flex)".
+    /// Where tensors run, e.g. "cpu (maskscope CPU path, burn flex)".
     pub device: String,
 }
 

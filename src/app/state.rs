@@ -279,7 +279,7 @@ pub struct AppState {
     pub path_input: String,
     /// Screen area of the gallery, so that files dropped on it become references.
     pub gallery_rect: Option<eframe::egui::Rect>,
-    /// Where tensors run, e.g. "cpu (flex)".
+    /// Where tensors run, e.g. "cpu (maskscope CPU path, burn flex)".
     pub device: String,
     /// The adapter egui renders with, e.g. "llvmpipe (Vulkan)".
     pub renderer: String,
