@@ -3,7 +3,7 @@
 //! Pure functions, tested without a model.
 
 use crate::face::embedder::cosine;
-use crate::patterns::{BinaryMask, PatternSet};
+use crate::patterns::{BinaryMask, PatternGuess, PatternSet, top_patterns};
 
 use super::engine::Embedding;
 use super::ids::FaceId;
@@ -17,6 +17,17 @@ pub fn true_pattern(patterns: &PatternSet, painted: &BinaryMask) -> Option<usize
         return Some(0);
     }
     patterns.label_for_mask(painted).ok()
+}
+
+/// What the pattern panel and the canvas show of one inference: the [`TOP_PATTERNS`] most
+/// probable patterns and the painted mask's own pattern (nothing without a pattern predictor).
+pub fn pattern_summary(
+    patterns: Option<&PatternSet>,
+    probabilities: &[f32],
+    painted: &BinaryMask,
+) -> (Vec<PatternGuess>, Option<usize>) {
+    let Some(patterns) = patterns else { return (Vec::new(), None) };
+    (top_patterns(probabilities, patterns, TOP_PATTERNS), true_pattern(patterns, painted))
 }
 
 /// A painted face's similarity to one reference.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::analysis::{TOP_PATTERNS, similarities, true_pattern};
+use super::analysis::{pattern_summary, similarities};
 use super::document::{self, Document, Op};
 use super::engine::{self, Embedding, ModelChoice};
 use super::ids::{FaceId, InferKey};
@@ -17,7 +17,6 @@ use super::stamp::StampCache;
 use crate::device::ComputeDevice;
 use crate::face::read_rgb;
 use crate::heatmap::{CPU_HEATMAP_SIDE, HeatmapStyle, Plane};
-use crate::patterns::top_patterns;
 
 /// Milliseconds: median, minimum, maximum.
 #[derive(Debug, Clone, Copy)]
@@ -89,12 +88,7 @@ pub fn run(runs: usize, device: ComputeDevice, choice: ModelChoice) -> anyhow::R
                 style.opacity,
             ));
         }
-        if let Some(p) = &patterns {
-            std::hint::black_box((
-                top_patterns(&outputs.pattern_probabilities, p, TOP_PATTERNS),
-                true_pattern(p, painted),
-            ));
-        }
+        std::hint::black_box(pattern_summary(patterns.as_ref(), &outputs.pattern_probabilities, painted));
         let probe = Embedding::from_outputs(outputs, baseline);
         std::hint::black_box(similarities(&probe, &[(FaceId(1), &reference)]));
     };

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::analysis::{TOP_PATTERNS, true_pattern};
+use super::analysis::pattern_summary;
 use super::command::Command;
 use super::engine::ModelChoice;
 use super::file_browser::FileBrowser;
@@ -15,7 +15,6 @@ use crate::eval::conditions::Condition;
 use crate::eval::plots::RegionBar;
 use crate::eval::results::ConditionResult;
 use crate::face::pick_face;
-use crate::patterns::top_patterns;
 
 /// History points kept for the plot.
 const HISTORY_LIMIT: usize = 500;
@@ -180,10 +179,7 @@ impl Workbench {
             Event::Inferred { request, outputs, baseline, elapsed } => {
                 if state.probe == Some(request.key.face) {
                     let patterns = state.model.info.as_ref().and_then(|m| m.patterns.as_ref());
-                    let top = patterns
-                        .map(|p| top_patterns(&outputs.pattern_probabilities, p, TOP_PATTERNS))
-                        .unwrap_or_default();
-                    let truth = patterns.and_then(|p| true_pattern(p, &request.painted));
+                    let (top, truth) = pattern_summary(patterns, &outputs.pattern_probabilities, &request.painted);
                     state.inference = Some(Inference {
                         key: request.key,
                         outputs,
