@@ -48,11 +48,8 @@ pub enum Command {
     Redo,
     Clear,
     ApplyRegion(Region),
-    /// Resize or rotate the selected placed stamp (the sliders); one undo step per gesture.
-    EditStamp {
-        size: f32,
-        rotation: f32,
-    },
+    /// A pointer gesture on the canvas or the stamp sliders.
+    Canvas(super::canvas_edit::CanvasEdit),
     /// One random Occ-LFW-2.0 occluder.
     RandomOcclusion,
     LoadModel(ModelChoice),

@@ -196,21 +196,7 @@ impl Workbench {
                 let op = Op::Region { region: region.name().into(), occluder, colour: settings.colour };
                 self.with_probe_doc(|doc| doc.push_replacing_regions(op));
             }
-            Command::EditStamp { size, rotation } => {
-                let state = &mut self.state;
-                let probe = state.probe.and_then(|id| state.faces.iter_mut().find(|f| f.id == id));
-                let Some(probe) = probe else { return Ok(()) };
-                // A selection an edit elsewhere ended: the sliders set the next stamp instead.
-                let Some((index, _)) = state.canvas.selected_stamp_in(probe.id, &probe.doc) else { return Ok(()) };
-                if state.canvas.begin_stamp_edit(index) {
-                    probe.doc.checkpoint();
-                }
-                if let Some(Op::Stamp(stamp)) = probe.doc.op_mut(index) {
-                    stamp.size = size;
-                    stamp.rotation = rotation;
-                }
-                state.canvas.select_stamp(probe.id, index, probe.doc.revision());
-            }
+            Command::Canvas(edit) => super::canvas_edit::apply(&mut self.state, edit)?,
             Command::RandomOcclusion => {
                 let library =
                     self.state.library.clone().ok_or_else(|| anyhow::anyhow!("the occluder library is not loaded"))?;

@@ -9,6 +9,7 @@
 
 pub mod analysis;
 pub mod bench;
+pub mod canvas_edit;
 pub mod command;
 pub mod dialogs;
 mod dispatch;

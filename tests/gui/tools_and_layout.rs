@@ -1,5 +1,5 @@
-//! The tool rows and the window's layout: stamps changed after placing, the Help window, every
-//! control reachable at 1280x800 and at the minimum size.
+//! The tool rows and the window's layout: stamps moved and changed after placing, the Help
+//! window, every control reachable at 1280x800 and at the minimum size.
 
 use eframe::egui::accesskit::Role;
 use eframe::egui::{self, Event, Key, Modifiers, Pos2};
@@ -10,7 +10,7 @@ use maskscope::app::document::Op;
 use maskscope::app::samples;
 use maskscope::app::settings::Tool;
 
-use super::{canvas_rect, crop, harness, options, settle};
+use super::{canvas_rect, crop, drag, harness, options, settle};
 
 /// The workbench on the first sample face, settled, with the stamp tool chosen.
 fn first_sample_with_the_stamp_tool() -> Harness<'static, Workbench> {
@@ -60,6 +60,44 @@ fn the_wheel_scales_and_shift_wheel_rotates_a_placed_stamp() {
             _ => assert!(after.1 != before.1 && after.0 == before.0, "{before:?} -> {after:?}"),
         }
     }
+}
+
+/// Dragging a placed stamp moves it, held where it was grabbed, as one undo step; a drag on an
+/// empty spot places a new stamp there.
+#[test]
+fn a_drag_moves_a_placed_stamp_in_one_undo_step() {
+    let mut h = first_sample_with_the_stamp_tool();
+    let occluder = h.state().state.selected_stamp().expect("the bundled library");
+    let stamp = maskscope::app::document::Stamp { occluder, centre: [56.0, 56.0], size: 40.0, rotation: 0.0 };
+    let id = h.state().state.probe.unwrap();
+    h.state_mut().state.face_mut(id).unwrap().doc.push(Op::Stamp(stamp));
+    settle(&mut h);
+    let rect = canvas_rect(&h);
+    let (w, _) = h.state().state.probe().unwrap().aligned.as_ref().unwrap().image.dimensions();
+    let zoom = rect.width() / w as f32;
+    let at = |x: f32, y: f32| rect.min + egui::vec2(x, y) * zoom;
+    let centres = |h: &Harness<'_, Workbench>| -> Vec<[f32; 2]> {
+        let doc = &h.state().state.probe().unwrap().doc;
+        doc.ops().iter().filter_map(|op| if let Op::Stamp(s) = op { Some(s.centre) } else { None }).collect()
+    };
+
+    // Grabbed 10 px left of its centre and dragged 20 px right, 10 down.
+    drag(&mut h, &[at(46.0, 56.0), at(56.0, 60.0), at(66.0, 66.0)]);
+    settle(&mut h);
+    let moved = centres(&h);
+    assert_eq!(moved.len(), 1, "the drag moved the stamp rather than placing another: {moved:?}");
+    assert!((moved[0][0] - 76.0).abs() < 1.0 && (moved[0][1] - 66.0).abs() < 1.0, "{moved:?}");
+    assert!(h.query_by_label("editing the selected stamp").is_some(), "the moved stamp is selected");
+
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    settle(&mut h);
+    assert_eq!(centres(&h), vec![[56.0, 56.0]], "one undo takes the whole move back");
+
+    drag(&mut h, &[at(15.0, 100.0), at(20.0, 100.0), at(25.0, 100.0)]);
+    settle(&mut h);
+    let both = centres(&h);
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert!((both[1][0] - 25.0).abs() < 1.0 && (both[1][1] - 100.0).abs() < 1.0, "{both:?}");
 }
 
 /// A stamp placed by a click is selected: the size and rotation sliders then resize and rotate

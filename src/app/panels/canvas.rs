@@ -5,7 +5,9 @@
 use eframe::egui::{self, Color32, Pos2, Sense, Stroke, StrokeKind};
 
 use super::{View, crop_rect};
-use crate::app::document::{Op, Stamp};
+use crate::app::canvas_edit::CanvasEdit;
+use crate::app::command::Command;
+use crate::app::document::Op;
 use crate::app::heatmap_gpu::HeatmapCallback;
 use crate::app::settings::Tool;
 use crate::app::textures;
@@ -152,22 +154,16 @@ fn to_crop(p: Pos2, origin: Pos2, zoom: f32) -> [f32; 2] {
     [(p.x - origin.x) / zoom, (p.y - origin.y) / zoom]
 }
 
+/// Turns the pointer into canvas edits; the document changes when they are carried out.
 fn interact(ui: &egui::Ui, view: &mut View<'_>, response: &egui::Response, origin: Pos2, zoom: f32) {
-    let settings = view.state.settings.clone();
+    let settings = &view.state.settings;
     let pointer = response.interact_pointer_pos().or(response.hover_pos()).map(|p| to_crop(p, origin, zoom));
     // A drag is recognised only once the pointer has moved a few pixels: it starts where the
     // button went down, not where it is now.
     let press = ui.input(|i| i.pointer.press_origin()).map(|p| to_crop(p, origin, zoom));
     let start = if response.drag_started() { press.or(pointer) } else { pointer };
-    let stamp = view.state.selected_stamp();
-    let state = &mut *view.state;
-    let Some(probe) = state.probe.and_then(|id| state.faces.iter_mut().find(|f| f.id == id)) else { return };
-    let face = probe.id;
-    let doc = &mut probe.doc;
-    let canvas = &mut state.canvas;
-    let mut changed = false;
-    // The stamp this frame placed, grabbed, moved or scrolled: it becomes the selected one.
-    let mut touched_stamp = None;
+    let stroke = &mut view.state.canvas.stroke;
+    let mut edits = Vec::new();
     match settings.tool {
         Tool::Brush | Tool::Eraser => {
             let make = |points: Vec<[f32; 2]>| match settings.tool {
@@ -177,122 +173,77 @@ fn interact(ui: &egui::Ui, view: &mut View<'_>, response: &egui::Response, origi
             if response.drag_started()
                 && let Some(p) = start
             {
-                canvas.stroke = vec![p];
+                *stroke = vec![p];
             }
             if response.dragged()
                 && let Some(p) = pointer
             {
                 // Points closer than a quarter pixel add nothing but work.
-                if canvas.stroke.last().is_none_or(|q| (q[0] - p[0]).hypot(q[1] - p[1]) > 0.25) {
-                    canvas.stroke.push(p);
+                if stroke.last().is_none_or(|q| (q[0] - p[0]).hypot(q[1] - p[1]) > 0.25) {
+                    stroke.push(p);
                 }
-                doc.set_preview(Some(make(canvas.stroke.clone())));
-                changed = true;
+                edits.push(CanvasEdit::Preview(make(stroke.clone())));
             }
             if response.drag_stopped() {
-                doc.commit_preview();
-                canvas.stroke.clear();
-                changed = true;
+                edits.push(CanvasEdit::CommitPreview);
+                stroke.clear();
             } else if response.clicked()
                 && let Some(p) = pointer
             {
-                doc.push(make(vec![p]));
-                changed = true;
+                edits.push(CanvasEdit::Add(make(vec![p])));
             }
         }
         Tool::Rectangle => {
             if response.drag_started()
                 && let Some(p) = start
             {
-                canvas.stroke = vec![p];
+                *stroke = vec![p];
             }
             if response.dragged()
-                && let (Some(p), Some(&a)) = (pointer, canvas.stroke.first())
+                && let (Some(p), Some(&a)) = (pointer, stroke.first())
             {
-                doc.set_preview(Some(Op::Rect { a, b: p, colour: settings.colour }));
-                changed = true;
+                edits.push(CanvasEdit::Preview(Op::Rect { a, b: p, colour: settings.colour }));
             }
             if response.drag_stopped() {
-                doc.commit_preview();
-                canvas.stroke.clear();
-                changed = true;
+                edits.push(CanvasEdit::CommitPreview);
+                stroke.clear();
             }
         }
         Tool::Stamp => {
             if response.drag_started()
                 && let Some(p) = start
             {
-                if let Some(i) = doc.stamp_at(p) {
-                    let Op::Stamp(s) = &doc.ops()[i] else { unreachable!("stamp_at finds stamps") };
-                    canvas.moving = Some((i, [p[0] - s.centre[0], p[1] - s.centre[1]]));
-                    touched_stamp = Some(i);
-                    doc.checkpoint();
-                } else if let Some(occluder) = stamp.clone() {
-                    doc.push(Op::Stamp(Stamp {
-                        occluder,
-                        centre: p,
-                        size: settings.stamp_size,
-                        rotation: settings.stamp_rotation,
-                    }));
-                    canvas.moving = Some((doc.ops().len() - 1, [0.0, 0.0]));
-                    touched_stamp = Some(doc.ops().len() - 1);
-                }
-                changed = true;
+                edits.push(CanvasEdit::GrabStamp(p));
             }
             if response.dragged()
-                && let (Some(p), Some((i, offset))) = (pointer, canvas.moving)
-                && let Some(Op::Stamp(s)) = doc.op_mut(i)
+                && let Some(p) = pointer
             {
-                s.centre = [p[0] - offset[0], p[1] - offset[1]];
-                touched_stamp = Some(i);
-                changed = true;
+                edits.push(CanvasEdit::DragStamp(p));
             }
             if response.drag_stopped() {
-                canvas.moving = None;
+                edits.push(CanvasEdit::ReleaseStamp);
             } else if response.clicked()
-                && let (Some(p), Some(occluder)) = (pointer, stamp)
-                && doc.stamp_at(p).is_none()
+                && let Some(p) = pointer
             {
-                doc.push(Op::Stamp(Stamp {
-                    occluder,
-                    centre: p,
-                    size: settings.stamp_size,
-                    rotation: settings.stamp_rotation,
-                }));
-                touched_stamp = Some(doc.ops().len() - 1);
-                changed = true;
+                edits.push(CanvasEdit::ClickStamp(p));
             }
             // The wheel over a stamp scales it (with Shift: rotates it) instead of scrolling.
-            if let (true, Some(p)) = (response.hovered(), pointer) {
+            let over_stamp = pointer.filter(|&p| view.state.probe().is_some_and(|f| f.doc.stamp_at(p).is_some()));
+            if let (true, Some(at)) = (response.hovered(), over_stamp) {
                 // egui turns a vertical wheel into horizontal scrolling while Shift is held.
-                let (delta, shift) = ui.input(|i| (i.smooth_scroll_delta, i.modifiers.shift));
-                let scroll = if shift { delta.x + delta.y } else { delta.y };
-                if scroll != 0.0
-                    && let Some(i) = doc.stamp_at(p)
-                {
+                let (delta, rotate) = ui.input(|i| (i.smooth_scroll_delta, i.modifiers.shift));
+                let scroll = if rotate { delta.x + delta.y } else { delta.y };
+                if scroll != 0.0 {
                     ui.input_mut(|i| i.smooth_scroll_delta = egui::Vec2::ZERO);
-                    if canvas.begin_stamp_edit(i) {
-                        doc.checkpoint();
-                    }
-                    touched_stamp = Some(i);
-                    if let Some(Op::Stamp(s)) = doc.op_mut(i) {
-                        if shift {
-                            s.rotation = (s.rotation + scroll * 0.2).rem_euclid(360.0);
-                        } else {
-                            s.size = (s.size * (1.0 + scroll * 0.002)).clamp(4.0, 200.0);
-                        }
-                    }
-                    changed = true;
+                    edits.push(CanvasEdit::WheelStamp { at, scroll, rotate });
                 }
             }
         }
     }
-    if let Some(i) = touched_stamp {
-        canvas.select_stamp(face, i, doc.revision());
-    }
-    if changed {
+    if !edits.is_empty() {
         ui.ctx().request_repaint();
     }
+    view.commands.extend(edits.into_iter().map(Command::Canvas));
 }
 
 fn draw_tool_overlay(

@@ -1,5 +1,6 @@
-//! The panels. Each one reads the state, writes what the user edits, and pushes commands for
-//! anything with side effects; none of them touches files, dialogs or the model.
+//! The panels. Each one reads the state, writes settings and its own gesture state, and pushes
+//! commands for every edit of a face's document and anything with side effects; none of them
+//! touches documents, files, dialogs or the model.
 
 mod canvas;
 mod colour_bar;

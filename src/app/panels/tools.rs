@@ -4,6 +4,7 @@
 use eframe::egui;
 
 use super::View;
+use crate::app::canvas_edit::CanvasEdit;
 use crate::app::command::Command;
 use crate::app::document::OccluderRef;
 use crate::app::settings::{RegionFill, Tool};
@@ -149,7 +150,7 @@ fn stamp_size_and_rotation(ui: &mut egui::Ui, view: &mut View<'_>) {
     if size_changed || rotation_changed {
         (settings.stamp_size, settings.stamp_rotation) = (size, rotation);
         if selected.is_some() {
-            view.push(Command::EditStamp { size, rotation });
+            view.push(Command::Canvas(CanvasEdit::ResizeSelected { size, rotation }));
         }
     }
     if selected.is_some() {
