@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use super::CpuNetError;
 use super::maps::Nhwc;
 use super::matmul::{PackedRhs, matmul, matmul_columns};
+use super::winograd::Winograd;
 
 // The loops a layer runs per pixel are plain `for` loops, not `Iterator::for_each`: a `for_each`
 // the compiler chose not to inline was compiled outside `block_avx2_fma`, without AVX2, and took
@@ -29,6 +30,14 @@ const MAX_ROWS_PER_TASK: usize = 256;
 /// hand-off costs more than the second core saves (MobileFaceNet's 1x1 head layers: 4 ms a face
 /// slower split).
 const SPLIT_WEIGHT_BYTES: usize = 2 << 20;
+/// Fewest input and output channels for which a 3x3 stride-1 conv runs by Winograd's method:
+/// with fewer, its transforms cost about as much as the products it saves.
+const WINOGRAD_MIN_CHANNELS: usize = 16;
+/// Most weights (`cin x cout`) for which it does: its 16 transformed matrices are 16/9 of the
+/// conv's weights, read again for every few tiles; for LResNet's last stage (512 x 512 channels
+/// over 7x6 maps) that traffic outweighs the products saved (a batch of one: 2.6 ms direct,
+/// 3.7 to 4.4 ms by Winograd; 256 x 256 over 14x12: 2.2 ms direct, 1.3 ms by Winograd).
+const WINOGRAD_MAX_WEIGHTS: usize = 256 * 256;
 
 /// `x * scale + shift`, per channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,7 +146,7 @@ pub(crate) struct Epilogue {
 
 impl Epilogue {
     #[inline(always)]
-    fn apply(&self, pixel: &mut [f32]) {
+    pub(super) fn apply(&self, pixel: &mut [f32]) {
         self.apply_from(pixel, 0);
     }
 
@@ -282,6 +291,8 @@ pub(crate) enum Layer {
         prologue: Option<Affine>,
         epilogue: Epilogue,
     },
+    /// A 3x3 conv, stride 1, one pixel of padding all round, by Winograd's F(2x2, 3x3).
+    Winograd { conv: Winograd, cout: usize, prologue: Option<Affine>, epilogue: Epilogue },
 }
 
 pub(crate) fn values<const D: usize>(tensor: Tensor<D>, layer: &str) -> Result<Vec<f32>, CpuNetError> {
@@ -316,6 +327,14 @@ impl Layer {
             }
             return Layer::Depthwise { weight: by_tap, channels: cout, kernel, stride, padding, epilogue };
         }
+        if kernel == 3
+            && stride == 1
+            && padding == [1; 4]
+            && cin.min(cout) >= WINOGRAD_MIN_CHANNELS
+            && cin * cout <= WINOGRAD_MAX_WEIGHTS
+        {
+            return Layer::Winograd { conv: Winograd::new(&weight, cin, cout), cout, prologue, epilogue };
+        }
         // burn: [out][in][ky][kx] -> [(ky * k + kx) * in + in_channel][out]
         let mut patch_major = vec![0f32; taps * cin * cout];
         for (o, filter) in weight.chunks(cin * taps).enumerate() {
@@ -345,12 +364,13 @@ impl Layer {
             Layer::Pointwise { cin, cout, .. } => cin * cout * 4,
             Layer::Dense { cin, cout, kernel, .. } => cin * cout * kernel * kernel * 4,
             Layer::Depthwise { weight, .. } => weight.len() * 4,
+            Layer::Winograd { conv, .. } => conv.weight_bytes(),
         }
     }
 
     fn output_size(&self, height: usize, width: usize) -> (usize, usize) {
         match self {
-            Layer::Pointwise { .. } => (height, width),
+            Layer::Pointwise { .. } | Layer::Winograd { .. } => (height, width),
             Layer::Depthwise { kernel, stride, padding, .. } | Layer::Dense { kernel, stride, padding, .. } => (
                 (height + padding[0] + padding[2] - kernel) / stride + 1,
                 (width + padding[1] + padding[3] - kernel) / stride + 1,
@@ -360,7 +380,7 @@ impl Layer {
 
     fn output_channels(&self) -> usize {
         match self {
-            Layer::Pointwise { cout, .. } | Layer::Dense { cout, .. } => *cout,
+            Layer::Pointwise { cout, .. } | Layer::Dense { cout, .. } | Layer::Winograd { cout, .. } => *cout,
             Layer::Depthwise { channels, .. } => *channels,
         }
     }
@@ -373,6 +393,10 @@ impl Layer {
             Nhwc { batch: x.batch, height, width, channels, data: vec![0f32; x.batch * height * width * channels] };
         if let Some(residual) = residual {
             assert_eq!(residual.data.len(), out.data.len(), "residual and output differ in size");
+        }
+        if let Layer::Winograd { conv, prologue, epilogue, .. } = self {
+            conv.forward(x, prologue.as_ref(), epilogue, residual, &mut out);
+            return out;
         }
         let pixels = out.pixels();
         let threads = rayon::current_num_threads();
@@ -406,7 +430,7 @@ impl Layer {
     fn forward_by_columns(&self, x: &Nhwc, residual: Option<&Nhwc>, out: &mut Nhwc, threads: usize) -> bool {
         let (weight, epilogue) = match self {
             Layer::Pointwise { weight, epilogue, .. } | Layer::Dense { weight, epilogue, .. } => (weight, epilogue),
-            Layer::Depthwise { .. } => return false,
+            Layer::Depthwise { .. } | Layer::Winograd { .. } => return false,
         };
         let panels = weight.panel_count();
         if panels < 2 || !epilogue.splits() {
@@ -485,6 +509,7 @@ impl Layer {
                 let patches = self.patches(x, first, count);
                 matmul(count, &patches, weight, block);
             }
+            Layer::Winograd { .. } => unreachable!("a Winograd layer runs by bands of tiles"),
             Layer::Depthwise { weight, kernel, stride, padding, .. } => {
                 for (r, acc) in block.chunks_mut(channels).enumerate() {
                     let (b, oy, ox) = position(first + r, height, width);
@@ -502,9 +527,10 @@ impl Layer {
             }
         }
         let epilogue = match self {
-            Layer::Pointwise { epilogue, .. } | Layer::Depthwise { epilogue, .. } | Layer::Dense { epilogue, .. } => {
-                epilogue
-            }
+            Layer::Pointwise { epilogue, .. }
+            | Layer::Depthwise { epilogue, .. }
+            | Layer::Dense { epilogue, .. }
+            | Layer::Winograd { epilogue, .. } => epilogue,
         };
         for (r, pixel) in block.chunks_mut(channels).enumerate() {
             epilogue.apply(pixel);
@@ -536,7 +562,7 @@ fn position(index: usize, height: usize, width: usize) -> (usize, usize, usize) 
 
 /// The channels of input pixel (`y`, `x`) in padded coordinates, `None` in the padding.
 #[inline(always)]
-fn input_pixel<'a>(x: &'a Nhwc, b: usize, y: usize, col: usize, padding: &Padding) -> Option<&'a [f32]> {
+pub(super) fn input_pixel<'a>(x: &'a Nhwc, b: usize, y: usize, col: usize, padding: &Padding) -> Option<&'a [f32]> {
     let (iy, ix) = (y.checked_sub(padding[0])?, col.checked_sub(padding[1])?);
     if iy >= x.height || ix >= x.width {
         return None;

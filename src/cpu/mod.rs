@@ -4,7 +4,7 @@
 //! freshly allocated channels-first tensor, and its depthwise kernel strides across channels.
 //! Here each network's own `forward_with` is recorded once ([`trace`]), lowered into fused steps
 //! over channels-last maps ([`program`]) and run on kernels made for them ([`layers`],
-//! [`matmul`]). The networks are not written again: their topology and layer names come from
+//! [`matmul`], [`winograd`]). The networks are not written again: their topology and layer names come from
 //! the burn modules, which stay the definition (training, the GPU) and the reference the tests
 //! compare against.
 //!
@@ -18,6 +18,7 @@ pub mod program;
 #[cfg(test)]
 mod tests;
 pub mod trace;
+pub mod winograd;
 
 use std::sync::Arc;
 

@@ -83,6 +83,10 @@ fn layers_with_fused_operations_match_burn() {
         (32, 32, 7, 1, true, 7),
         (20, 36, 1, 1, false, 11),
         (20, 36, 1, 2, false, 11),
+        // 3x3 stride 1 over 16+ channels: by Winograd's F(2x2, 3x3), odd and even sides.
+        (16, 24, 3, 1, false, 9),
+        (24, 16, 3, 1, false, 10),
+        (16, 16, 3, 1, false, 1),
         // Few output pixels and two panels: the layer splits by output columns on 2+ threads.
         (24, 100, 3, 2, false, 5),
         (40, 130, 1, 1, false, 3),
@@ -116,6 +120,8 @@ fn layers_with_fused_operations_match_burn() {
         }
         let ops = vec![ChannelOp::prelu(&act, cout, "case").unwrap(), ChannelOp::Sigmoid];
         let fused = Layer::build(spec, prologue, ops);
+        let by_winograd = kernel == 3 && stride == 1 && !depthwise && cin.min(cout) >= 16;
+        assert_eq!(matches!(fused, Layer::Winograd { .. }), by_winograd, "{case}");
         let reference =
             burn::tensor::activation::sigmoid(act.forward(after.forward(conv.forward(before.forward(x.clone())))));
         let difference = relative_difference(&fused.forward(&nhwc(&x), None), reference);
@@ -126,9 +132,11 @@ fn layers_with_fused_operations_match_burn() {
 #[test]
 fn residual_is_added_after_the_conv() {
     let device = Device::flex();
-    // 8 channels over 25 pixels (by rows), 130 over 4 (by columns on 2+ threads).
-    for (channels, side) in [(8, 5), (130, 2)] {
-        let conv = Conv2dConfig::new([channels, channels], [1, 1]).init(&device);
+    // 8 channels over 25 pixels (by rows), 130 over 4 (by columns on 2+ threads), a 3x3 conv
+    // over 16 channels (by Winograd's method).
+    for (channels, side, kernel) in [(8, 5, 1), (130, 2, 1), (16, 5, 3)] {
+        let padding = if kernel == 3 { same_padding_3x3(1) } else { PaddingConfig2d::Valid };
+        let conv = Conv2dConfig::new([channels, channels], [kernel, kernel]).with_padding(padding).init(&device);
         let (x, skip) = (random([1, channels, side, side], &device), random([1, channels, side, side], &device));
         let layer = Layer::new(&conv, None, "project").unwrap();
         let ours = layer.forward(&nhwc(&x), Some(&nhwc(&skip)));
