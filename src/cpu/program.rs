@@ -159,6 +159,7 @@ impl Program {
                 step.kernel = Kernel::Layer { layer, input, residual };
             }
         }
+        pair_shared_layers(&mut steps);
         let split = steps
             .iter()
             .position(
@@ -181,6 +182,12 @@ impl Program {
             }
         }
         seen.len()
+    }
+
+    /// How many steps run together with the next one (a packed layer on two inputs at once).
+    #[cfg(test)]
+    pub(crate) fn shared_pairs(&self) -> usize {
+        (1..self.steps.len()).filter(|&j| self.shared_pair(j - 1, j).is_some()).count()
     }
 
     /// What each step is ("layer", "channel", "add", ...), for tests of the fusions.
@@ -298,9 +305,29 @@ impl Program {
             self.steps[i].kernel.inputs().into_iter().for_each(|v| last_use[v] = i);
         }
         keep.iter().for_each(|&v| last_use[v] = usize::MAX);
-        for i in range.filter(|&i| needed[i]) {
+        let mut steps = range.clone().filter(|&i| needed[i]).peekable();
+        while let Some(i) = steps.next() {
             let step = &self.steps[i];
             let get = |v: Value| values[v].as_ref().expect("steps run in order");
+            // A layer whose next step runs the same packed layer: both inputs in one multiply.
+            if let Some(&j) = steps.peek()
+                && let Some((layer, a, b)) = self.shared_pair(i, j)
+            {
+                let both = layer.forward(&Nhwc::concat(vec![get(a).clone(), get(b).clone()]), None);
+                let first = both.data.len() / both.batch * get(a).batch;
+                let (out_a, out_b) = both.data.split_at(first);
+                let part = |data: &[f32], batch| Nhwc { batch, data: data.to_vec(), ..both };
+                let (out_a, out_b) = (part(out_a, get(a).batch), part(out_b, get(b).batch));
+                for v in [a, b] {
+                    if last_use[v] == i || last_use[v] == j {
+                        values[v] = None;
+                    }
+                }
+                values[step.out] = Some(out_a);
+                values[self.steps[j].out] = Some(out_b);
+                steps.next();
+                continue;
+            }
             let out = match &step.kernel {
                 Kernel::Layer { layer, input, residual } => layer.forward(get(*input), residual.map(get)),
                 Kernel::Channel { ops, input } => {
@@ -323,6 +350,46 @@ impl Program {
             }
             values[step.out] = Some(out);
         }
+    }
+}
+
+impl Program {
+    /// The packed layer steps `i` and `j` both run, without a residual, and their inputs.
+    fn shared_pair(&self, i: usize, j: usize) -> Option<(&Layer, Value, Value)> {
+        match (&self.steps[i].kernel, &self.steps[j].kernel) {
+            (
+                Kernel::Layer { layer, input: a, residual: None },
+                Kernel::Layer { layer: other, input: b, residual: None },
+            ) if Arc::ptr_eq(layer, other) && *b != self.steps[i].out => Some((&**layer, *a, *b)),
+            _ => None,
+        }
+    }
+}
+
+/// Moves a layer step that shares its packed layer with a later step to just before that step,
+/// when nothing in between reads its output, so that the two run as one multiply: FROM's
+/// embedding head on the features and on the masked features streams its 44 MB of weights from
+/// memory once, not twice.
+fn pair_shared_layers(steps: &mut Vec<Step>) {
+    let mut i = 0;
+    while i < steps.len() {
+        let partner = match &steps[i].kernel {
+            Kernel::Layer { layer, residual: None, .. } => (i + 1..steps.len()).find(|&j| {
+                matches!(&steps[j].kernel, Kernel::Layer { layer: other, residual: None, .. } if Arc::ptr_eq(layer, other))
+            }),
+            _ => None,
+        };
+        let out = steps[i].out;
+        if let Some(j) = partner
+            && j > i + 1
+            && !steps[i + 1..=j].iter().any(|s| s.kernel.inputs().contains(&out))
+        {
+            let step = steps.remove(i);
+            steps.insert(j - 1, step);
+            // Another step is at `i` now.
+            continue;
+        }
+        i += 1;
     }
 }
 

@@ -248,6 +248,7 @@ fn lresnet_from_matches_burn_for_every_decoder() {
         let layers = cpu.program.kinds().iter().filter(|k| **k == "layer").count();
         let shared = if decoder == MaskDecoderKind::Embedding { 0 } else { 1 };
         assert_eq!(cpu.program.distinct_layers(), layers - shared, "{decoder:?}: the embedding head is packed once");
+        assert_eq!(cpu.program.shared_pairs(), shared, "{decoder:?}: and runs once on both inputs");
         let [h, w] = config.input_size;
         let faces = faces(3, h as u32, w as u32);
         let faces: Vec<&RgbImage> = faces.iter().collect();
