@@ -3,11 +3,8 @@
 //! carries them out, so every change to a document goes through `dispatch`, as undo, presets and
 //! random occluders do.
 
-use std::time::{Duration, Instant};
-
-use super::document::{Document, Op, Stamp};
-use super::ids::FaceId;
-use super::state::AppState;
+use super::document::{Op, Stamp};
+use super::state::{AppState, StampSelection};
 
 /// An edit of the probe's document; positions are crop pixels of the aligned face.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,55 +28,6 @@ pub enum CanvasEdit {
     WheelStamp { at: [f32; 2], scroll: f32, rotate: bool },
     /// The sliders: size and rotation (degrees) of the selected stamp.
     ResizeSelected { size: f32, rotation: f32 },
-}
-
-/// Gesture state of the canvas (transient, not saved).
-#[derive(Debug, Clone, Default)]
-pub struct CanvasState {
-    /// Stroke points or the rectangle's first corner, crop pixels (kept by the panel).
-    pub stroke: Vec<[f32; 2]>,
-    /// A stamp being moved: its index and the grab offset from its centre.
-    pub moving: Option<(usize, [f32; 2])>,
-    /// The stamp being scaled or rotated (wheel or sliders), and when it last changed (one undo
-    /// step per gesture).
-    pub scrolling: Option<(usize, Instant)>,
-    /// The placed stamp the size and rotation sliders edit: the one last placed, grabbed or
-    /// scrolled over.
-    pub selected: Option<StampSelection>,
-}
-
-/// A placed stamp, by face and position in its operations, valid while that face's document is
-/// at `revision`: any other edit (undo, a preset, a brush stroke) ends the selection, since it may
-/// move or remove the stamp.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StampSelection {
-    pub face: FaceId,
-    pub index: usize,
-    pub revision: u64,
-}
-
-impl CanvasState {
-    /// A pause longer than this between two changes of a stamp starts a new undo step.
-    pub const EDIT_GESTURE: Duration = Duration::from_millis(600);
-
-    /// Notes a change of stamp `index` now; true when it begins a new gesture, which the caller
-    /// makes its own undo step (a wheel turn or a slider drag is one step, not one per frame).
-    fn begin_stamp_edit(&mut self, index: usize) -> bool {
-        let now = Instant::now();
-        let fresh = self.scrolling.is_none_or(|(j, t)| j != index || now - t > Self::EDIT_GESTURE);
-        self.scrolling = Some((index, now));
-        fresh
-    }
-
-    /// The selected stamp of `doc` (the document of `face`) and its index, if the selection
-    /// still holds.
-    pub fn selected_stamp_in<'d>(&self, face: FaceId, doc: &'d Document) -> Option<(usize, &'d Stamp)> {
-        let s = self.selected.filter(|s| s.face == face && s.revision == doc.revision())?;
-        match doc.ops().get(s.index) {
-            Some(Op::Stamp(stamp)) => Some((s.index, stamp)),
-            _ => None,
-        }
-    }
 }
 
 /// Carries out `edit` on the probe's document (nothing without a probe).
@@ -184,6 +132,7 @@ pub fn apply(state: &mut AppState, edit: CanvasEdit) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::document::Document;
     use crate::app::settings::Settings;
     use crate::occlusion::OccluderLibrary;
 

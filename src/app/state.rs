@@ -9,8 +9,7 @@ use std::time::Duration;
 use image::RgbImage;
 
 use super::analysis::{Similarity, similarities};
-use super::canvas_edit::CanvasState;
-use super::document::{Document, OccluderRef};
+use super::document::{Document, OccluderRef, Op, Stamp};
 use super::engine::{Embedding, ModelInfo};
 use super::ids::{FaceId, InferKey};
 use super::messages::Progress;
@@ -193,6 +192,55 @@ pub struct ModelState {
     /// Bumped with each model loaded.
     pub generation: u64,
     pub loading: bool,
+}
+
+/// Gesture state of the canvas (transient, not saved).
+#[derive(Debug, Clone, Default)]
+pub struct CanvasState {
+    /// Stroke points or the rectangle's first corner, crop pixels (kept by the panel).
+    pub stroke: Vec<[f32; 2]>,
+    /// A stamp being moved: its index and the grab offset from its centre.
+    pub moving: Option<(usize, [f32; 2])>,
+    /// The stamp being scaled or rotated (wheel or sliders), and when it last changed (one undo
+    /// step per gesture).
+    pub scrolling: Option<(usize, std::time::Instant)>,
+    /// The placed stamp the size and rotation sliders edit: the one last placed, grabbed or
+    /// scrolled over.
+    pub selected: Option<StampSelection>,
+}
+
+/// A placed stamp, by face and position in its operations, valid while that face's document is
+/// at `revision`: any other edit (undo, a preset, a brush stroke) ends the selection, since it may
+/// move or remove the stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StampSelection {
+    pub face: FaceId,
+    pub index: usize,
+    pub revision: u64,
+}
+
+impl CanvasState {
+    /// A pause longer than this between two changes of a stamp starts a new undo step.
+    pub const EDIT_GESTURE: std::time::Duration = std::time::Duration::from_millis(600);
+
+    /// Notes a change of stamp `index` now; true when it begins a new gesture, which the caller
+    /// makes its own undo step (a wheel turn or a slider drag is one step, not one per frame).
+    pub(super) fn begin_stamp_edit(&mut self, index: usize) -> bool {
+        let now = std::time::Instant::now();
+        let fresh = self.scrolling.is_none_or(|(j, t)| j != index || now - t > Self::EDIT_GESTURE);
+        self.scrolling = Some((index, now));
+        fresh
+    }
+
+    /// The selected stamp of `doc` (the document of `face`) and its index, if the selection
+    /// still holds.
+    pub fn selected_stamp_in<'d>(&self, face: FaceId, doc: &'d Document) -> Option<(usize, &'d Stamp)> {
+        let s = self.selected.filter(|s| s.face == face && s.revision == doc.revision())?;
+        match doc.ops().get(s.index) {
+            Some(Op::Stamp(stamp)) => Some((s.index, stamp)),
+            _ => None,
+        }
+    }
 }
 
 pub struct AppState {

@@ -6,11 +6,12 @@
 
 use burn::module::Param;
 use burn::nn::conv::Conv2d;
-use burn::nn::{BatchNorm, Linear, PRelu, PaddingConfig2d};
+use burn::nn::{Linear, PaddingConfig2d};
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use super::CpuNetError;
+use super::channel_ops::{Affine, ChannelOp, Epilogue, values};
 use super::maps::Nhwc;
 use super::matmul::{PackedRhs, matmul, matmul_columns};
 use super::winograd::Winograd;
@@ -38,134 +39,6 @@ const WINOGRAD_MIN_CHANNELS: usize = 16;
 /// over 7x6 maps) that traffic outweighs the products saved (a batch of one: 2.6 ms direct,
 /// 3.7 to 4.4 ms by Winograd; 256 x 256 over 14x12: 2.2 ms direct, 1.3 ms by Winograd).
 const WINOGRAD_MAX_WEIGHTS: usize = 256 * 256;
-
-/// `x * scale + shift`, per channel.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Affine {
-    pub scale: Vec<f32>,
-    pub shift: Vec<f32>,
-}
-
-impl Affine {
-    /// Inference batch norm.
-    pub fn batch_norm(bn: &BatchNorm, layer: &str) -> Result<Self, CpuNetError> {
-        let gamma = values(bn.gamma.val(), layer)?;
-        let beta = values(bn.beta.val(), layer)?;
-        let mean = values(bn.running_mean.value(), layer)?;
-        let var = values(bn.running_var.value(), layer)?;
-        let scale: Vec<f32> = gamma.iter().zip(&var).map(|(g, v)| g / (v + bn.epsilon as f32).sqrt()).collect();
-        let shift = beta.iter().zip(&mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
-        Ok(Self { scale, shift })
-    }
-
-    /// The same scale and shift for every one of `channels`.
-    pub fn uniform(scale: f32, shift: f32, channels: usize) -> Self {
-        Self { scale: vec![scale; channels], shift: vec![shift; channels] }
-    }
-
-    /// The entries in another order: entry `i` of the result is entry `order[i]`.
-    pub fn permuted(&self, order: &[usize]) -> Self {
-        Self {
-            scale: order.iter().map(|&i| self.scale[i]).collect(),
-            shift: order.iter().map(|&i| self.shift[i]).collect(),
-        }
-    }
-
-    #[inline(always)]
-    pub fn apply(&self, pixel: &mut [f32]) {
-        self.apply_from(pixel, 0);
-    }
-
-    /// On channels `first ..` of a pixel.
-    #[inline(always)]
-    fn apply_from(&self, part: &mut [f32], first: usize) {
-        let (scale, shift) = (&self.scale[first..], &self.shift[first..]);
-        for ((v, a), b) in part.iter_mut().zip(scale).zip(shift) {
-            *v = *v * a + b;
-        }
-    }
-}
-
-/// What follows a layer's sum and bias, channel by channel.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum ChannelOp {
-    Affine(Affine),
-    /// One slope per channel.
-    PRelu(Vec<f32>),
-    Sigmoid,
-    /// Over the channels of each pixel, shifted by their maximum (as burn computes it).
-    Softmax,
-}
-
-impl ChannelOp {
-    /// PReLU with one slope per channel, also when the layer shares one slope among all.
-    pub fn prelu(act: &PRelu, channels: usize, layer: &str) -> Result<Self, CpuNetError> {
-        let slopes = values(act.alpha.val(), layer)?;
-        Ok(ChannelOp::PRelu(if slopes.len() == 1 { vec![slopes[0]; channels] } else { slopes }))
-    }
-
-    #[inline(always)]
-    pub fn apply(&self, pixel: &mut [f32]) {
-        self.apply_from(pixel, 0);
-    }
-
-    /// On channels `first ..` of a pixel (a softmax needs them all: `first` 0).
-    #[inline(always)]
-    fn apply_from(&self, pixel: &mut [f32], first: usize) {
-        match self {
-            ChannelOp::Affine(affine) => affine.apply_from(pixel, first),
-            ChannelOp::PRelu(slopes) => {
-                for (v, a) in pixel.iter_mut().zip(&slopes[first..]) {
-                    if *v < 0.0 {
-                        *v *= a;
-                    }
-                }
-            }
-            ChannelOp::Sigmoid => {
-                for v in pixel.iter_mut() {
-                    *v = 1.0 / (1.0 + (-*v).exp());
-                }
-            }
-            ChannelOp::Softmax => {
-                debug_assert_eq!(first, 0, "a softmax over part of a pixel");
-                let top = pixel.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                pixel.iter_mut().for_each(|v| *v = (*v - top).exp());
-                let sum: f32 = pixel.iter().sum();
-                pixel.iter_mut().for_each(|v| *v /= sum);
-            }
-        }
-    }
-}
-
-/// Per output channel, after the sum: the bias, then `ops` in order.
-#[derive(Debug, Clone)]
-pub(crate) struct Epilogue {
-    bias: Vec<f32>,
-    ops: Vec<ChannelOp>,
-}
-
-impl Epilogue {
-    #[inline(always)]
-    pub(super) fn apply(&self, pixel: &mut [f32]) {
-        self.apply_from(pixel, 0);
-    }
-
-    /// On output channels `first ..` of a pixel.
-    #[inline(always)]
-    fn apply_from(&self, part: &mut [f32], first: usize) {
-        for (v, b) in part.iter_mut().zip(&self.bias[first..]) {
-            *v += b;
-        }
-        for op in &self.ops {
-            op.apply_from(part, first);
-        }
-    }
-
-    /// Whether it can run on part of a pixel's channels.
-    fn splits(&self) -> bool {
-        !self.ops.contains(&ChannelOp::Softmax)
-    }
-}
 
 /// Padding in pixels: top, left, bottom, right.
 pub(crate) type Padding = [usize; 4];
@@ -295,14 +168,6 @@ pub(crate) enum Layer {
     Winograd { conv: Winograd, cout: usize, prologue: Option<Affine>, epilogue: Epilogue },
 }
 
-pub(crate) fn values<const D: usize>(tensor: Tensor<D>, layer: &str) -> Result<Vec<f32>, CpuNetError> {
-    tensor
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| CpuNetError::Readback { layer: layer.to_string(), message: format!("{e:?}") })
-}
-
 /// A layer's bias, or zeros for one without.
 fn bias_values(bias: Option<&Param<Tensor<1>>>, channels: usize, layer: &str) -> Result<Vec<f32>, CpuNetError> {
     match bias {
@@ -316,7 +181,7 @@ impl Layer {
     /// fold it, see [`ConvSpec::fold_before`]) and `ops` after its bias.
     pub(crate) fn build(spec: ConvSpec, prologue: Option<Affine>, ops: Vec<ChannelOp>) -> Self {
         let ConvSpec { weight, bias, cin, cout, groups, kernel, stride, padding } = spec;
-        let epilogue = Epilogue { bias, ops };
+        let epilogue = Epilogue::new(bias, ops);
         let taps = kernel * kernel;
         if groups > 1 {
             assert!(prologue.is_none(), "a depthwise layer takes no prologue");
@@ -352,7 +217,7 @@ impl Layer {
 
     /// A conv and its optional PReLU (the layer tests' case).
     #[cfg(test)]
-    pub(crate) fn new(conv: &Conv2d, act: Option<&PRelu>, layer: &str) -> Result<Self, CpuNetError> {
+    pub(crate) fn new(conv: &Conv2d, act: Option<&burn::nn::PRelu>, layer: &str) -> Result<Self, CpuNetError> {
         let spec = ConvSpec::from_conv(conv, layer)?;
         let ops = act.map(|act| ChannelOp::prelu(act, spec.cout, layer)).into_iter().collect::<Result<_, _>>()?;
         Ok(Self::build(spec, None, ops))
@@ -481,7 +346,7 @@ impl Layer {
             let (b, oy, ox) = position(first + r, height, width);
             for ky in 0..*kernel {
                 for kx in 0..*kernel {
-                    if let Some(pixel) = input_pixel(x, b, oy * stride + ky, ox * stride + kx, padding) {
+                    if let Some(pixel) = x.padded_pixel(b, oy * stride + ky, ox * stride + kx, padding) {
                         let at = (ky * kernel + kx) * cin;
                         let slot = &mut row[at..at + cin];
                         slot.copy_from_slice(pixel);
@@ -515,7 +380,7 @@ impl Layer {
                     let (b, oy, ox) = position(first + r, height, width);
                     for ky in 0..*kernel {
                         for kx in 0..*kernel {
-                            if let Some(pixel) = input_pixel(x, b, oy * stride + ky, ox * stride + kx, padding) {
+                            if let Some(pixel) = x.padded_pixel(b, oy * stride + ky, ox * stride + kx, padding) {
                                 let w = &weight[(ky * kernel + kx) * channels..][..channels];
                                 for ((a, p), w) in acc.iter_mut().zip(pixel).zip(w) {
                                     *a += p * w;
@@ -558,14 +423,4 @@ impl Layer {
 #[inline(always)]
 fn position(index: usize, height: usize, width: usize) -> (usize, usize, usize) {
     (index / (height * width), index / width % height, index % width)
-}
-
-/// The channels of input pixel (`y`, `x`) in padded coordinates, `None` in the padding.
-#[inline(always)]
-pub(super) fn input_pixel<'a>(x: &'a Nhwc, b: usize, y: usize, col: usize, padding: &Padding) -> Option<&'a [f32]> {
-    let (iy, ix) = (y.checked_sub(padding[0])?, col.checked_sub(padding[1])?);
-    if iy >= x.height || ix >= x.width {
-        return None;
-    }
-    Some(&x.data[((b * x.height + iy) * x.width + ix) * x.channels..][..x.channels])
 }

@@ -144,6 +144,17 @@ impl Nhwc {
     }
 
     /// `(batch, height, width, channels)`.
+    /// The channels of pixel (`y`, `x`) of image `b` in coordinates padded by `padding` (top,
+    /// left, bottom, right), `None` in the padding.
+    #[inline(always)]
+    pub(crate) fn padded_pixel(&self, b: usize, y: usize, x: usize, padding: &[usize; 4]) -> Option<&[f32]> {
+        let (iy, ix) = (y.checked_sub(padding[0])?, x.checked_sub(padding[1])?);
+        if iy >= self.height || ix >= self.width {
+            return None;
+        }
+        Some(&self.data[((b * self.height + iy) * self.width + ix) * self.channels..][..self.channels])
+    }
+
     pub fn shape(&self) -> (usize, usize, usize, usize) {
         (self.batch, self.height, self.width, self.channels)
     }

@@ -11,6 +11,7 @@
 //! [`FromProgram`] and [`EmbedderProgram`] are what the face models hold: a [`Program`] behind an
 //! `Arc`, shared by every worker that runs the same weights.
 
+pub mod channel_ops;
 pub mod layers;
 pub mod maps;
 pub mod matmul;

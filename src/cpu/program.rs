@@ -17,7 +17,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::CpuNetError;
-use super::layers::{Affine, ChannelOp, ConvSpec, Layer};
+use super::channel_ops::{Affine, ChannelOp};
+use super::layers::{ConvSpec, Layer};
 use super::maps::Nhwc;
 use super::trace::{Op, Shape, Tracer, Value};
 

@@ -8,7 +8,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, PRelu, PReluConfig, PaddingConfig2d};
 use burn::tensor::{Device, Distribution, Tensor};
 use image::RgbImage;
 
-use super::layers::{Affine, ChannelOp, ConvSpec, Layer, values};
+use super::channel_ops::{Affine, ChannelOp, values};
+use super::layers::{ConvSpec, Layer};
 use super::program::FACES_PER_TASK;
 use super::*;
 use crate::model::FromNetConfig;

@@ -8,7 +8,8 @@ use burn::nn::pool::MaxPool2d;
 use burn::nn::{BatchNorm, Dropout, Linear, PRelu};
 
 use super::CpuNetError;
-use super::layers::{Affine, ChannelOp, ConvSpec};
+use super::channel_ops::{Affine, ChannelOp};
+use super::layers::ConvSpec;
 use crate::model::ops::Ops;
 
 /// A value of the recorded graph: the index of the node that computes it.

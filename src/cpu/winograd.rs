@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::layers::{Affine, Epilogue, input_pixel};
+use super::channel_ops::{Affine, Epilogue};
 use super::maps::Nhwc;
 use super::matmul::{PackedRhs, matmul};
 
@@ -166,7 +166,7 @@ impl Winograd {
                 // The 4x4 input tile whose centre 2x2 is the output block (2ty, 2tx), in padded
                 // coordinates.
                 let d: [&[f32]; 16] = std::array::from_fn(|i| {
-                    input_pixel(x, b, 2 * (rows.start + ty) + i / 4, 2 * tx + i % 4, &[1; 4]).unwrap_or(&zeros)
+                    x.padded_pixel(b, 2 * (rows.start + ty) + i / 4, 2 * tx + i % 4, &[1; 4]).unwrap_or(&zeros)
                 });
                 input_transform(&d, cin, temp, v, tiles * cin, t * cin);
             }

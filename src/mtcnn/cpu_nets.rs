@@ -95,7 +95,7 @@ mod tests {
     use burn::tensor::{Device, Distribution, Tensor};
 
     use super::*;
-    use crate::cpu::layers::{ChannelOp, values};
+    use crate::cpu::channel_ops::{ChannelOp, values};
 
     fn random_input(n: usize, height: usize, width: usize, device: &Device) -> (Vec<f32>, Tensor<4>) {
         let t = Tensor::<4>::random([n, 3, height, width], Distribution::Normal(0.0, 1.0), device);
