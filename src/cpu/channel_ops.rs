@@ -82,10 +82,11 @@ impl ChannelOp {
         match self {
             ChannelOp::Affine(affine) => affine.apply_from(pixel, first),
             ChannelOp::PRelu(slopes) => {
+                // Every value written, as a select: a store only where `v < 0` was compiled to
+                // AVX masked stores, which AMD CPUs run in microcode (a third of the depthwise
+                // layers' time in perf).
                 for (v, a) in pixel.iter_mut().zip(&slopes[first..]) {
-                    if *v < 0.0 {
-                        *v *= a;
-                    }
+                    *v = if *v < 0.0 { *v * a } else { *v };
                 }
             }
             ChannelOp::Sigmoid => {

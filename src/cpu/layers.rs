@@ -376,18 +376,16 @@ impl Layer {
             }
             Layer::Winograd { .. } => unreachable!("a Winograd layer runs by bands of tiles"),
             Layer::Depthwise { weight, kernel, stride, padding, .. } => {
-                for (r, acc) in block.chunks_mut(channels).enumerate() {
+                let taps = kernel * kernel;
+                let mut inputs = Vec::with_capacity(taps);
+                for (r, out) in block.chunks_mut(channels).enumerate() {
                     let (b, oy, ox) = position(first + r, height, width);
-                    for ky in 0..*kernel {
-                        for kx in 0..*kernel {
-                            if let Some(pixel) = x.padded_pixel(b, oy * stride + ky, ox * stride + kx, padding) {
-                                let w = &weight[(ky * kernel + kx) * channels..][..channels];
-                                for ((a, p), w) in acc.iter_mut().zip(pixel).zip(w) {
-                                    *a += p * w;
-                                }
-                            }
-                        }
-                    }
+                    inputs.clear();
+                    inputs.extend(
+                        (0..taps)
+                            .map(|t| x.padded_pixel(b, oy * stride + t / kernel, ox * stride + t % kernel, padding)),
+                    );
+                    depthwise_pixel(&inputs, weight, out);
                 }
             }
         }
@@ -416,6 +414,39 @@ impl Layer {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn block_avx2_fma(&self, x: &Nhwc, residual: Option<&Nhwc>, first: usize, block: &mut [f32]) {
         self.block(x, residual, first, block);
+    }
+}
+
+/// One output pixel of a depthwise conv, `out[c] = sum over taps t of inputs[t][c] * weight[t][c]`
+/// (a tap in the padding adds nothing), 32 channels at a time held in registers across the taps:
+/// summing into `out` tap by tap loaded and stored every value once a tap, and the depthwise
+/// layers took 28% of MobileFaceNet's time (perf).
+#[inline(always)]
+fn depthwise_pixel(inputs: &[Option<&[f32]>], weight: &[f32], out: &mut [f32]) {
+    const LANES: usize = 32;
+    let channels = out.len();
+    let full = channels / LANES * LANES;
+    for c0 in (0..full).step_by(LANES) {
+        let mut acc = [0f32; LANES];
+        for (t, input) in inputs.iter().enumerate() {
+            if let Some(pixel) = input {
+                let p: &[f32; LANES] = pixel[c0..c0 + LANES].try_into().expect("32 channels");
+                let w: &[f32; LANES] = weight[t * channels + c0..][..LANES].try_into().expect("32 weights");
+                for i in 0..LANES {
+                    acc[i] += p[i] * w[i];
+                }
+            }
+        }
+        out[c0..c0 + LANES].copy_from_slice(&acc);
+    }
+    let rest = &mut out[full..];
+    rest.fill(0.0);
+    for (t, input) in inputs.iter().enumerate() {
+        if let Some(pixel) = input {
+            for ((a, p), w) in rest.iter_mut().zip(&pixel[full..]).zip(&weight[t * channels + full..]) {
+                *a += p * w;
+            }
+        }
     }
 }
 
