@@ -26,6 +26,8 @@ use super::trace::{Op, Shape, Tracer, Value};
 /// activations stay in the core's caches; a batch in one pass streams every layer through
 /// memory (measured 12 ms a face at batch 1 against 18 ms at batch 64 on MobileFaceNet).
 pub const FACES_PER_TASK: usize = 1;
+/// Maps past their last use kept to write later layers' outputs into.
+const SPARE_MAPS: usize = 4;
 /// Layers whose weights take more than this run on the whole batch (the heads' 20-44 MB).
 const BATCHED_WEIGHT_BYTES: usize = 4 << 20;
 
@@ -306,6 +308,8 @@ impl Program {
             self.steps[i].kernel.inputs().into_iter().for_each(|v| last_use[v] = i);
         }
         keep.iter().for_each(|&v| last_use[v] = usize::MAX);
+        // Maps past their last use, whose memory the next layers write into.
+        let mut spare: Vec<Vec<f32>> = Vec::new();
         let mut steps = range.clone().filter(|&i| needed[i]).peekable();
         while let Some(i) = steps.next() {
             let step = &self.steps[i];
@@ -330,7 +334,11 @@ impl Program {
                 continue;
             }
             let out = match &step.kernel {
-                Kernel::Layer { layer, input, residual } => layer.forward(get(*input), residual.map(get)),
+                Kernel::Layer { layer, input, residual } => {
+                    let (height, width) = (self.shapes[step.out].1, self.shapes[step.out].2);
+                    let len = get(*input).batch * self.shapes[step.out].0 * height * width;
+                    layer.forward_into(get(*input), residual.map(get), take_spare(&mut spare, len))
+                }
                 Kernel::Channel { ops, input } => {
                     let mut map = get(*input).clone();
                     let c = map.channels;
@@ -345,8 +353,16 @@ impl Program {
                 Kernel::Flatten(x) => get(*x).clone().flatten_hwc(),
             };
             for v in step.kernel.inputs() {
-                if last_use[v] == i {
-                    values[v] = None;
+                if last_use[v] == i
+                    && let Some(map) = values[v].take()
+                {
+                    spare.push(map.data);
+                    // A few are enough to reuse; more would only hold memory.
+                    if spare.len() > SPARE_MAPS
+                        && let Some(smallest) = (0..spare.len()).min_by_key(|&i| spare[i].len())
+                    {
+                        spare.swap_remove(smallest);
+                    }
                 }
             }
             values[step.out] = Some(out);
@@ -365,6 +381,14 @@ impl Program {
             _ => None,
         }
     }
+}
+
+/// The spare buffer for an output of `len` values: the smallest that holds it, else the largest
+/// (grown); a new one when there is none.
+fn take_spare(spare: &mut Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let fits = spare.iter().enumerate().filter(|(_, b)| b.len() >= len).min_by_key(|(_, b)| b.len());
+    let pick = fits.or_else(|| spare.iter().enumerate().max_by_key(|(_, b)| b.len())).map(|(i, _)| i);
+    pick.map(|i| spare.swap_remove(i)).unwrap_or_default()
 }
 
 /// Moves a layer step that shares its packed layer with a later step to just before that step,
