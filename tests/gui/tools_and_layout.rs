@@ -22,16 +22,22 @@ fn first_sample_with_the_stamp_tool() -> Harness<'static, Workbench> {
     h
 }
 
-/// The wheel over a placed stamp scales it, and with Shift rotates it (egui turns a Shift+wheel
-/// into horizontal scrolling, which the canvas used to ignore).
-#[test]
-fn the_wheel_scales_and_shift_wheel_rotates_a_placed_stamp() {
+/// [`first_sample_with_the_stamp_tool`] with one 40 px stamp placed at (56, 56).
+fn first_sample_with_a_placed_stamp() -> Harness<'static, Workbench> {
     let mut h = first_sample_with_the_stamp_tool();
     let occluder = h.state().state.selected_stamp().expect("the bundled library");
     let stamp = maskscope::app::document::Stamp { occluder, centre: [56.0, 56.0], size: 40.0, rotation: 0.0 };
     let id = h.state().state.probe.unwrap();
     h.state_mut().state.face_mut(id).unwrap().doc.push(Op::Stamp(stamp));
     settle(&mut h);
+    h
+}
+
+/// The wheel over a placed stamp scales it, and with Shift rotates it (egui turns a Shift+wheel
+/// into horizontal scrolling, which the canvas used to ignore).
+#[test]
+fn the_wheel_scales_and_shift_wheel_rotates_a_placed_stamp() {
+    let mut h = first_sample_with_a_placed_stamp();
     let centre = canvas_rect(&h).center();
     let stamp_now = |h: &Harness<'_, Workbench>| match h.state().state.probe().unwrap().doc.ops() {
         [Op::Stamp(s)] => (s.size, s.rotation),
@@ -66,12 +72,7 @@ fn the_wheel_scales_and_shift_wheel_rotates_a_placed_stamp() {
 /// empty spot places a new stamp there.
 #[test]
 fn a_drag_moves_a_placed_stamp_in_one_undo_step() {
-    let mut h = first_sample_with_the_stamp_tool();
-    let occluder = h.state().state.selected_stamp().expect("the bundled library");
-    let stamp = maskscope::app::document::Stamp { occluder, centre: [56.0, 56.0], size: 40.0, rotation: 0.0 };
-    let id = h.state().state.probe.unwrap();
-    h.state_mut().state.face_mut(id).unwrap().doc.push(Op::Stamp(stamp));
-    settle(&mut h);
+    let mut h = first_sample_with_a_placed_stamp();
     let rect = canvas_rect(&h);
     let (w, _) = h.state().state.probe().unwrap().aligned.as_ref().unwrap().image.dimensions();
     let zoom = rect.width() / w as f32;
