@@ -165,7 +165,7 @@ pub(crate) enum Layer {
         epilogue: Epilogue,
     },
     /// A 3x3 conv, stride 1, one pixel of padding all round, by Winograd's F(2x2, 3x3).
-    Winograd { conv: Winograd, cout: usize, prologue: Option<Affine>, epilogue: Epilogue },
+    Winograd { conv: Winograd, prologue: Option<Affine>, epilogue: Epilogue },
 }
 
 /// A layer's bias, or zeros for one without.
@@ -198,7 +198,7 @@ impl Layer {
             && cin.min(cout) >= WINOGRAD_MIN_CHANNELS
             && cin * cout <= WINOGRAD_MAX_WEIGHTS
         {
-            return Layer::Winograd { conv: Winograd::new(&weight, cin, cout), cout, prologue, epilogue };
+            return Layer::Winograd { conv: Winograd::new(&weight, cin, cout), prologue, epilogue };
         }
         // burn: [out][in][ky][kx] -> [(ky * k + kx) * in + in_channel][out]
         let mut patch_major = vec![0f32; taps * cin * cout];
@@ -245,7 +245,8 @@ impl Layer {
 
     fn output_channels(&self) -> usize {
         match self {
-            Layer::Pointwise { cout, .. } | Layer::Dense { cout, .. } | Layer::Winograd { cout, .. } => *cout,
+            Layer::Pointwise { cout, .. } | Layer::Dense { cout, .. } => *cout,
+            Layer::Winograd { conv, .. } => conv.output_channels(),
             Layer::Depthwise { channels, .. } => *channels,
         }
     }
@@ -290,7 +291,7 @@ impl Layer {
         }
         out.data.par_chunks_mut(rows * channels).enumerate().for_each(|(task, block)| {
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            if super::matmul::avx2_fma() {
                 // SAFETY: the CPU supports AVX2 and FMA, checked just above.
                 unsafe { self.block_avx2_fma(x, residual, task * rows, block) };
                 return;

@@ -63,6 +63,12 @@ impl PackedRhs {
     }
 }
 
+/// Whether this CPU runs the AVX2 + FMA builds of the kernels.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
 /// `dst[m x n] = lhs[m x k] * rhs`, all row-major; `dst` is overwritten.
 pub fn matmul(m: usize, lhs: &[f32], rhs: &PackedRhs, dst: &mut [f32]) {
     matmul_columns(m, lhs, rhs, 0..rhs.panel_count(), dst);
@@ -84,7 +90,7 @@ pub fn matmul_columns(m: usize, lhs: &[f32], rhs: &PackedRhs, panels: Range<usiz
             // SAFETY: the CPU supports AVX-512F, checked just above.
             return unsafe { matmul_avx512(m, lhs, rhs, panels, dst) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if avx2_fma() {
             // SAFETY: the CPU supports AVX2 and FMA, checked just above.
             return unsafe { matmul_avx2_fma(m, lhs, rhs, panels, dst) };
         }
@@ -484,7 +490,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_avx2_kernel_agrees() {
-        if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")) {
+        if !avx2_fma() {
             eprintln!("no AVX2 + FMA on this CPU: nothing to check");
             return;
         }
@@ -509,7 +515,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_intrinsics_tiles_refuse_short_operands() {
-        if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")) {
+        if !avx2_fma() {
             eprintln!("no AVX2 + FMA on this CPU: nothing to check");
             return;
         }

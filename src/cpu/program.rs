@@ -325,7 +325,7 @@ impl Program {
                 let (out_a, out_b) = (part(out_a, get(a).batch), part(out_b, get(b).batch));
                 for v in [a, b] {
                     if last_use[v] == i || last_use[v] == j {
-                        values[v] = None;
+                        retire(values, &mut spare, v);
                     }
                 }
                 values[step.out] = Some(out_a);
@@ -353,16 +353,8 @@ impl Program {
                 Kernel::Flatten(x) => get(*x).clone().flatten_hwc(),
             };
             for v in step.kernel.inputs() {
-                if last_use[v] == i
-                    && let Some(map) = values[v].take()
-                {
-                    spare.push(map.data);
-                    // A few are enough to reuse; more would only hold memory.
-                    if spare.len() > SPARE_MAPS
-                        && let Some(smallest) = (0..spare.len()).min_by_key(|&i| spare[i].len())
-                    {
-                        spare.swap_remove(smallest);
-                    }
+                if last_use[v] == i {
+                    retire(values, &mut spare, v);
                 }
             }
             values[step.out] = Some(out);
@@ -380,6 +372,18 @@ impl Program {
             ) if Arc::ptr_eq(layer, other) && *b != self.steps[i].out => Some((&**layer, *a, *b)),
             _ => None,
         }
+    }
+}
+
+/// Drops `value` after its last use, keeping its memory among the spare maps (a few are enough to
+/// reuse; more would only hold memory).
+fn retire(values: &mut [Option<Nhwc>], spare: &mut Vec<Vec<f32>>, value: Value) {
+    let Some(map) = values[value].take() else { return };
+    spare.push(map.data);
+    if spare.len() > SPARE_MAPS
+        && let Some(smallest) = (0..spare.len()).min_by_key(|&i| spare[i].len())
+    {
+        spare.swap_remove(smallest);
     }
 }
 

@@ -60,6 +60,10 @@ impl Winograd {
         Self { cin, cout, positions }
     }
 
+    pub fn output_channels(&self) -> usize {
+        self.cout
+    }
+
     pub fn weight_bytes(&self) -> usize {
         16 * self.cin * self.cout * size_of::<f32>()
     }
@@ -106,7 +110,7 @@ impl Winograd {
             let first = (b * height + 2 * rows.start) * width * cout;
             let residual = residual.map(|r| &r.data[first..][..band.len()]);
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            if super::matmul::avx2_fma() {
                 // SAFETY: the CPU supports AVX2 and FMA, checked just above.
                 unsafe { self.band_avx2_fma(x, epilogue, residual, b, rows, band) };
                 return;
