@@ -252,14 +252,16 @@ impl Layer {
     }
 
     /// The layer on `x`, plus `residual` (same shape as the output) when given.
+    #[cfg(test)]
     pub(crate) fn forward(&self, x: &Nhwc, residual: Option<&Nhwc>) -> Nhwc {
-        self.forward_into(x, residual, Vec::new())
+        self.forward_into(x, residual, Vec::new(), false)
     }
 
     /// [`Self::forward`] into `buffer`'s memory (a map no longer needed): every kernel writes
     /// every output value, so the buffer is not cleared first (zeroing fresh outputs took 5% of
-    /// MobileFaceNet's time).
-    pub(crate) fn forward_into(&self, x: &Nhwc, residual: Option<&Nhwc>, mut buffer: Vec<f32>) -> Nhwc {
+    /// MobileFaceNet's time). `nested`: inside a parallel loop over faces, where the cores are
+    /// already busy, so the layer runs as fewer, larger tasks.
+    pub(crate) fn forward_into(&self, x: &Nhwc, residual: Option<&Nhwc>, mut buffer: Vec<f32>, nested: bool) -> Nhwc {
         let (height, width) = self.output_size(x.height, x.width);
         let channels = self.output_channels();
         let len = x.batch * height * width * channels;
@@ -278,16 +280,15 @@ impl Layer {
         }
         let pixels = out.pixels();
         let threads = rayon::current_num_threads();
-        // Inside a parallel loop over faces the cores are already busy: fewer, larger tasks.
-        let nested = rayon::current_thread_index().is_some();
         let most = if nested { usize::MAX } else { MAX_ROWS_PER_TASK };
-        let rows = pixels.div_ceil(2 * threads).clamp(MIN_ROWS_PER_TASK, most);
-        if !nested
-            && pixels.div_ceil(rows) < threads
-            && self.weight_bytes() >= SPLIT_WEIGHT_BYTES
-            && self.forward_by_columns(x, residual, &mut out, threads)
-        {
-            return out;
+        let mut rows = pixels.div_ceil(2 * threads).clamp(MIN_ROWS_PER_TASK, most);
+        if !nested && pixels.div_ceil(rows) < 2 * threads {
+            if self.weight_bytes() >= SPLIT_WEIGHT_BYTES && self.forward_by_columns(x, residual, &mut out, threads) {
+                return out;
+            }
+            // Too few pixels for two tasks a core (MobileFaceNet's 7x7 maps): one even task a
+            // core, where 48-pixel tasks left a 49-pixel map on one core but for one pixel.
+            rows = pixels.div_ceil(threads);
         }
         out.data.par_chunks_mut(rows * channels).enumerate().for_each(|(task, block)| {
             #[cfg(target_arch = "x86_64")]
@@ -389,17 +390,7 @@ impl Layer {
             }
             Layer::Winograd { .. } => unreachable!("a Winograd layer runs by bands of tiles"),
             Layer::Depthwise { weight, kernel, stride, padding, .. } => {
-                let taps = kernel * kernel;
-                let mut inputs = Vec::with_capacity(taps);
-                for (r, out) in block.chunks_mut(channels).enumerate() {
-                    let (b, oy, ox) = position(first + r, height, width);
-                    inputs.clear();
-                    inputs.extend(
-                        (0..taps)
-                            .map(|t| x.padded_pixel(b, oy * stride + t / kernel, ox * stride + t % kernel, padding)),
-                    );
-                    depthwise_pixel(&inputs, weight, out);
-                }
+                depthwise(x, weight, (*kernel, *stride, padding), (height, width), first, block);
             }
         }
         let epilogue = match self {
@@ -430,37 +421,75 @@ impl Layer {
     }
 }
 
-/// One output pixel of a depthwise conv, `out[c] = sum over taps t of inputs[t][c] * weight[t][c]`
-/// (a tap in the padding adds nothing), 32 channels at a time held in registers across the taps:
-/// summing into `out` tap by tap loaded and stored every value once a tap, and the depthwise
-/// layers took 28% of MobileFaceNet's time (perf).
+/// Output pixels `first ..` of a depthwise conv (`kernel`, `stride`, `padding`) into `block`
+/// (`[pixel][channel]`), walked in order: each pixel's taps inside the map are listed once, so
+/// the sums test no padding and no position is divided out per pixel (with a per-tap `Option`
+/// and three divisions a pixel, MobileFaceNet's depthwise layers took 20-35% longer, one core).
 #[inline(always)]
-fn depthwise_pixel(inputs: &[Option<&[f32]>], weight: &[f32], out: &mut [f32]) {
-    const LANES: usize = 32;
+fn depthwise(
+    x: &Nhwc,
+    weight: &[f32],
+    (kernel, stride, padding): (usize, usize, &Padding),
+    (height, width): (usize, usize),
+    first: usize,
+    block: &mut [f32],
+) {
+    let channels = x.channels;
+    let (mut b, mut oy, mut ox) = position(first, height, width);
+    // (offset of the tap's weights, offset of its input pixel)
+    let mut taps: Vec<(usize, usize)> = Vec::with_capacity(kernel * kernel);
+    for out in block.chunks_exact_mut(channels) {
+        taps.clear();
+        for ky in 0..kernel {
+            let Some(iy) = (oy * stride + ky).checked_sub(padding[0]).filter(|&iy| iy < x.height) else { continue };
+            for kx in 0..kernel {
+                let Some(ix) = (ox * stride + kx).checked_sub(padding[1]).filter(|&ix| ix < x.width) else { continue };
+                taps.push(((ky * kernel + kx) * channels, ((b * x.height + iy) * x.width + ix) * channels));
+            }
+        }
+        depthwise_pixel(&x.data, weight, &taps, out);
+        ox += 1;
+        if ox == width {
+            (ox, oy) = (0, oy + 1);
+            if oy == height {
+                (oy, b) = (0, b + 1);
+            }
+        }
+    }
+}
+
+/// One output pixel of a depthwise conv: `out[c] = sum over taps (w, i) of input[i + c] *
+/// weight[w + c]`, 64 channels at a time where there are enough (eight independent sums in AVX2
+/// registers, held across the taps), then 16, then one by one.
+#[inline(always)]
+fn depthwise_pixel(input: &[f32], weight: &[f32], taps: &[(usize, usize)], out: &mut [f32]) {
     let channels = out.len();
-    let full = channels / LANES * LANES;
-    for c0 in (0..full).step_by(LANES) {
-        let mut acc = [0f32; LANES];
-        for (t, input) in inputs.iter().enumerate() {
-            if let Some(pixel) = input {
-                let p: &[f32; LANES] = pixel[c0..c0 + LANES].try_into().expect("32 channels");
-                let w: &[f32; LANES] = weight[t * channels + c0..][..LANES].try_into().expect("32 weights");
-                for i in 0..LANES {
-                    acc[i] += p[i] * w[i];
-                }
-            }
-        }
-        out[c0..c0 + LANES].copy_from_slice(&acc);
+    let mut c0 = 0;
+    while c0 + 64 <= channels {
+        depthwise_lanes::<64>(input, weight, taps, c0, out);
+        c0 += 64;
     }
-    let rest = &mut out[full..];
-    rest.fill(0.0);
-    for (t, input) in inputs.iter().enumerate() {
-        if let Some(pixel) = input {
-            for ((a, p), w) in rest.iter_mut().zip(&pixel[full..]).zip(&weight[t * channels + full..]) {
-                *a += p * w;
-            }
+    while c0 + 16 <= channels {
+        depthwise_lanes::<16>(input, weight, taps, c0, out);
+        c0 += 16;
+    }
+    for (c, out) in out.iter_mut().enumerate().skip(c0) {
+        *out = taps.iter().map(|&(w, i)| input[i + c] * weight[w + c]).sum();
+    }
+}
+
+/// Channels `c0 .. c0 + L` of [`depthwise_pixel`].
+#[inline(always)]
+fn depthwise_lanes<const L: usize>(input: &[f32], weight: &[f32], taps: &[(usize, usize)], c0: usize, out: &mut [f32]) {
+    let mut acc = [0f32; L];
+    for &(w, i) in taps {
+        let p: &[f32; L] = input[i + c0..][..L].try_into().expect("L channels");
+        let w: &[f32; L] = weight[w + c0..][..L].try_into().expect("L weights");
+        for l in 0..L {
+            acc[l] += p[l] * w[l];
         }
     }
+    out[c0..][..L].copy_from_slice(&acc);
 }
 
 /// `(image, row, column)` of output pixel `index`.

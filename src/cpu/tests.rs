@@ -112,7 +112,7 @@ fn layers_with_fused_operations_match_burn() {
         let ours = plain.forward(&nhwc(&x), None);
         assert!(relative_difference(&ours, reference) < 1e-5, "{case}");
         // Into a used buffer (longer than needed, full of NaN): every value is written.
-        let reused = plain.forward_into(&nhwc(&x), None, vec![f32::NAN; ours.data.len() + 7]);
+        let reused = plain.forward_into(&nhwc(&x), None, vec![f32::NAN; ours.data.len() + 7], false);
         assert_eq!(reused.data, ours.data, "{case} into a used buffer");
 
         let mut spec = ConvSpec::from_conv(&conv, "case").unwrap();
