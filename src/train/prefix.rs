@@ -6,14 +6,13 @@
 //! graph it costs a forward pass on burn's tape plus the tape's memory traffic, although no
 //! gradient ever reaches it. On the CPU it runs on the CPU inference path (one face per rayon
 //! task), elsewhere through burn on the device without autodiff. Both are the same layers as
-//! [`MobileFaceNet::c3`]; the CPU path is checked against it in `tests/cpu_path.rs`.
+//! [`MobileFaceNet::c3`]; the CPU path is checked against it in `cpu::tests`.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
-use rayon::prelude::*;
 
-use crate::cpu::{self, CpuNetError, EmbedderProgram, Nhwc};
+use crate::cpu::{self, CpuNetError, EmbedderProgram};
 use crate::face::tensor::faces_to_tensor;
 use crate::model::FromOutput;
 use crate::model::from_mobilefacenet::FromMobileFaceNet;
@@ -44,13 +43,7 @@ impl FrozenPrefix {
     pub fn forward(&self, net: &FromMobileFaceNet, faces: &[&RgbImage], device: &Device) -> FromOutput {
         match self {
             FrozenPrefix::None => net.forward(normalize_mobilefacenet(faces_to_tensor(faces, device))),
-            FrozenPrefix::CpuC3(cpu) => {
-                let maps: Vec<Nhwc> = faces.par_iter().map(|face| cpu.c3(&[face])).collect();
-                let first = &maps[0];
-                let data = maps.iter().flat_map(|m| m.data.iter().copied()).collect();
-                let batch = Nhwc { batch: maps.len(), data, ..*first };
-                net.forward_from_c3(batch.to_tensor(device))
-            }
+            FrozenPrefix::CpuC3(cpu) => net.forward_from_c3(cpu.c3(faces).to_tensor(device)),
             FrozenPrefix::BurnC3(backbone) => {
                 let inner = backbone.devices().first().cloned().unwrap_or_default();
                 let c3 = backbone.c3(normalize_mobilefacenet(faces_to_tensor(faces, &inner)));
