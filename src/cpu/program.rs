@@ -222,14 +222,16 @@ impl Program {
     /// The `wanted` values for a batch of input maps (channels last, of the traced size unless
     /// the network is fully convolutional), computing only the steps they need.
     pub fn run(&self, input: &Nhwc, wanted: &[Value]) -> Vec<Nhwc> {
+        // Called inside a parallel loop (photos through MTCNN), the cores are already busy.
+        let nested = rayon::current_thread_index().is_some();
         // On one of rayon's threads, which hands each layer's tasks to the other cores by work
         // stealing. Run from outside the pool, every layer sent its tasks in and slept until they
         // were done: waking cost more than a small layer's work (MobileFaceNet, a batch of one:
         // 3.9 -> 3.3 ms).
-        rayon::scope(|_| self.run_in_pool(input, wanted))
+        rayon::scope(|_| self.run_in_pool(input, wanted, nested))
     }
 
-    fn run_in_pool(&self, input: &Nhwc, wanted: &[Value]) -> Vec<Nhwc> {
+    fn run_in_pool(&self, input: &Nhwc, wanted: &[Value], nested: bool) -> Vec<Nhwc> {
         if input.batch == 0 {
             let empty = |v: Value| {
                 let (channels, height, width) = self.shapes[v];
@@ -256,7 +258,7 @@ impl Program {
         handed.dedup();
         let early = |input: Nhwc, nested| self.run_steps(0..self.split, &needed, input, &handed, nested);
         let parts: Vec<Vec<(Value, Nhwc)>> = if input.batch <= FACES_PER_TASK {
-            vec![early(input.clone(), false)]
+            vec![early(input.clone(), nested)]
         } else {
             let per_face = input.data.len() / input.batch;
             input
@@ -277,7 +279,7 @@ impl Program {
                 values[value] = Some(Nhwc::concat(maps));
             }
         }
-        self.execute(self.split..self.steps.len(), &needed, &mut values, wanted, false);
+        self.execute(self.split..self.steps.len(), &needed, &mut values, wanted, nested);
         wanted.iter().map(|&v| values[v].clone().expect("a wanted value was computed")).collect()
     }
 
