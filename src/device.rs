@@ -6,7 +6,6 @@
 //! accepts it, which lets CI exercise the wgpu path.
 
 use std::fmt;
-use std::str::FromStr;
 #[cfg(feature = "wgpu")]
 use std::sync::OnceLock;
 
@@ -29,33 +28,8 @@ pub enum DeviceRequest {
     Gpu,
 }
 
-impl FromStr for DeviceRequest {
-    type Err = DeviceError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" | "" => Ok(Self::Auto),
-            "cpu" | "flex" => Ok(Self::Cpu),
-            "gpu" | "wgpu" => Ok(Self::Gpu),
-            other => Err(DeviceError::UnknownRequest(other.to_string())),
-        }
-    }
-}
-
-impl DeviceRequest {
-    /// The request named by [`DEVICE_ENV`], or `Auto` when it is unset.
-    pub fn from_env() -> Result<Self, DeviceError> {
-        match std::env::var(DEVICE_ENV) {
-            Ok(value) => value.parse(),
-            Err(_) => Ok(Self::Auto),
-        }
-    }
-}
-
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DeviceError {
-    #[error("unknown device '{0}': expected auto, cpu or gpu (also via {DEVICE_ENV})")]
-    UnknownRequest(String),
     #[error("a GPU was requested but none is usable: {0}")]
     NoGpu(String),
 }
@@ -241,15 +215,6 @@ pub fn gpu_runtime() -> Result<GpuRuntime, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_requests_case_insensitively() {
-        assert_eq!("GPU".parse::<DeviceRequest>().unwrap(), DeviceRequest::Gpu);
-        assert_eq!(" cpu ".parse::<DeviceRequest>().unwrap(), DeviceRequest::Cpu);
-        assert_eq!("auto".parse::<DeviceRequest>().unwrap(), DeviceRequest::Auto);
-        let err = "tpu".parse::<DeviceRequest>().unwrap_err();
-        assert!(err.to_string().contains("tpu"), "{err}");
-    }
 
     #[test]
     fn cpu_request_never_probes_and_reports_flex() {
