@@ -356,18 +356,30 @@ impl Layer {
         let (height, width) = self.output_size(x.height, x.width);
         let patch = kernel * kernel * cin;
         let mut patches = vec![0f32; count * patch];
-        for (r, row) in patches.chunks_mut(patch).enumerate() {
-            let (b, oy, ox) = position(first + r, height, width);
+        let (mut b, mut oy, mut ox) = position(first, height, width);
+        for row in patches.chunks_exact_mut(patch) {
+            // The taps of one kernel row that fall inside the map are adjacent pixels: one copy
+            // each (the stem's 3-channel pixels, copied one by one, took most of its time).
+            let left = ox * stride;
+            let kx = padding[1].saturating_sub(left)..(x.width + padding[1]).saturating_sub(left).min(*kernel);
             for ky in 0..*kernel {
-                for kx in 0..*kernel {
-                    if let Some(pixel) = x.padded_pixel(b, oy * stride + ky, ox * stride + kx, padding) {
-                        let at = (ky * kernel + kx) * cin;
-                        let slot = &mut row[at..at + cin];
-                        slot.copy_from_slice(pixel);
-                        if let Some(prologue) = prologue {
-                            prologue.apply(slot);
-                        }
-                    }
+                let Some(iy) = (oy * stride + ky).checked_sub(padding[0]).filter(|&iy| iy < x.height) else { continue };
+                if kx.is_empty() {
+                    continue;
+                }
+                let ix = left + kx.start - padding[1];
+                let from = ((b * x.height + iy) * x.width + ix) * cin;
+                let slot = &mut row[(ky * kernel + kx.start) * cin..(ky * kernel + kx.end) * cin];
+                slot.copy_from_slice(&x.data[from..from + slot.len()]);
+                if let Some(prologue) = prologue {
+                    slot.chunks_exact_mut(*cin).for_each(|pixel| prologue.apply(pixel));
+                }
+            }
+            ox += 1;
+            if ox == width {
+                (ox, oy) = (0, oy + 1);
+                if oy == height {
+                    (oy, b) = (0, b + 1);
                 }
             }
         }
