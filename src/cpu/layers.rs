@@ -20,8 +20,9 @@ use super::winograd::Winograd;
 // the compiler chose not to inline was compiled outside `block_avx2_fma`, without AVX2, and took
 // 40% of MobileFaceNet's time (measured with perf).
 
-/// Fewest output pixels one parallel task computes: below this the matrix multiply's packing
-/// costs more than the thread hand-off saves.
+/// Fewest output pixels one parallel task computes (but for a map too small for two such tasks a
+/// core, which goes out as one task a core): below this the matrix multiply's packing costs more
+/// than the thread hand-off saves.
 const MIN_ROWS_PER_TASK: usize = 48;
 /// Most output pixels one task computes: a dense layer's gathered patches for this many pixels
 /// stay in L2 (256 x 576 values for a 3x3 conv over 64 channels); LResNet's 112x96 maps in four
