@@ -357,8 +357,7 @@ impl Layer {
         let (height, width) = self.output_size(x.height, x.width);
         let patch = kernel * kernel * cin;
         let mut patches = vec![0f32; count * patch];
-        let (mut b, mut oy, mut ox) = position(first, height, width);
-        for row in patches.chunks_exact_mut(patch) {
+        for (row, (b, oy, ox)) in patches.chunks_exact_mut(patch).zip(positions(first, height, width)) {
             // The taps of one kernel row that fall inside the map are adjacent pixels: one copy
             // each (the stem's 3-channel pixels, copied one by one, took most of its time).
             let left = ox * stride;
@@ -374,13 +373,6 @@ impl Layer {
                 slot.copy_from_slice(&x.data[from..from + slot.len()]);
                 if let Some(prologue) = prologue {
                     slot.chunks_exact_mut(*cin).for_each(|pixel| prologue.apply(pixel));
-                }
-            }
-            ox += 1;
-            if ox == width {
-                (ox, oy) = (0, oy + 1);
-                if oy == height {
-                    (oy, b) = (0, b + 1);
                 }
             }
         }
@@ -449,13 +441,12 @@ fn depthwise(
     block: &mut [f32],
 ) {
     let channels = x.channels;
-    let (mut b, mut oy, mut ox) = position(first, height, width);
     // (offset of the tap's weights, offset of its input pixel): for a window inside the map, all
     // taps, from the window's corner; at the edges, those inside the map, from the map's start.
     let inside: Vec<(usize, usize)> =
         (0..kernel * kernel).map(|t| (t * channels, (t / kernel * x.width + t % kernel) * channels)).collect();
     let mut edge: Vec<(usize, usize)> = Vec::with_capacity(kernel * kernel);
-    for out in block.chunks_exact_mut(channels) {
+    for (out, (b, oy, ox)) in block.chunks_exact_mut(channels).zip(positions(first, height, width)) {
         let (top, left) = (oy * stride, ox * stride);
         if top >= padding[0]
             && left >= padding[1]
@@ -474,13 +465,6 @@ fn depthwise(
                 }
             }
             depthwise_pixel(&x.data, weight, &edge, out);
-        }
-        ox += 1;
-        if ox == width {
-            (ox, oy) = (0, oy + 1);
-            if oy == height {
-                (oy, b) = (0, b + 1);
-            }
         }
     }
 }
@@ -519,8 +503,20 @@ fn depthwise_lanes<const L: usize>(input: &[f32], weight: &[f32], taps: &[(usize
     out[c0..][..L].copy_from_slice(&acc);
 }
 
-/// `(image, row, column)` of output pixel `index`.
+/// `(image, row, column)` of output pixels `first, first + 1, ...` in order: counted on, not
+/// divided out for each pixel.
 #[inline(always)]
-fn position(index: usize, height: usize, width: usize) -> (usize, usize, usize) {
-    (index / (height * width), index / width % height, index % width)
+fn positions(first: usize, height: usize, width: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+    let mut at = (first / (height * width), first / width % height, first % width);
+    std::iter::from_fn(move || {
+        let here = at;
+        at.2 += 1;
+        if at.2 == width {
+            (at.1, at.2) = (at.1 + 1, 0);
+            if at.1 == height {
+                (at.0, at.1) = (at.0 + 1, 0);
+            }
+        }
+        Some(here)
+    })
 }
